@@ -1,0 +1,271 @@
+//! Command-line conventions shared by every exporter: the Prometheus exporter flags,
+//! `--collector.<name>` / `--no-collector.<name>` toggles, and one environment
+//! variable per flag (`<PREFIX>_<FLAG>` with dots and dashes as underscores).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Arg, ArgAction, ArgMatches, Command, FromArgMatches};
+
+use crate::ExporterInfo;
+
+/// Flags of the HTTP server.
+#[derive(clap::Args, Debug, Clone)]
+pub struct WebArgs {
+    /// Address to listen on (repeatable; comma-separated in the environment). `:PORT` means all IPv4 interfaces.
+    #[arg(long = "web.listen-address", value_delimiter = ',', action = ArgAction::Append)]
+    pub listen_addresses: Vec<String>,
+    /// Path under which metrics are exposed.
+    #[arg(long = "web.telemetry-path", default_value = "/metrics")]
+    pub telemetry_path: String,
+    /// Exporter-toolkit web configuration file (TLS and basic auth).
+    #[arg(long = "web.config.file")]
+    pub config_file: Option<PathBuf>,
+    /// How long in-flight requests may take to finish after SIGTERM/SIGINT.
+    #[arg(long = "web.shutdown-timeout", default_value = "5s", value_parser = parse_duration)]
+    pub shutdown_timeout: Duration,
+}
+
+/// Log output format.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// `key=value` pairs, one event per line.
+    Logfmt,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Flags of the exporter's own logging.
+#[derive(clap::Args, Debug, Clone)]
+pub struct LogArgs {
+    /// Only log messages with the given severity or above.
+    #[arg(long = "log.level", default_value = "info", value_parser = ["error", "warn", "info", "debug", "trace"])]
+    pub level: String,
+    /// Output format of log messages.
+    #[arg(long = "log.format", default_value = "logfmt", value_enum)]
+    pub format: LogFormat,
+}
+
+/// One collector's entry in the explicit list of an exporter.
+#[derive(Debug, Clone, Copy)]
+pub struct CollectorSpec {
+    /// Collector name, as in `--collector.<name>`.
+    pub name: &'static str,
+    /// Whether it runs without `--collector.<name>`.
+    pub default_enabled: bool,
+    /// One line for `--help` and the landing page.
+    pub help: &'static str,
+}
+
+/// Parses a duration such as `500ms`, `5s`, `2m`, `1h` or a bare number of seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, mult) = if let Some(n) = s.strip_suffix("ms") {
+        (n, 0.001)
+    } else if let Some(n) = s.strip_suffix('s') {
+        (n, 1.0)
+    } else if let Some(n) = s.strip_suffix('m') {
+        (n, 60.0)
+    } else if let Some(n) = s.strip_suffix('h') {
+        (n, 3600.0)
+    } else {
+        (s, 1.0)
+    };
+    let v: f64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("invalid duration {s:?} (use e.g. 500ms, 5s, 2m, 1h)"))?;
+    if !v.is_finite() || v < 0.0 || v * mult > 1e9 {
+        return Err(format!("duration {s:?} out of range"));
+    }
+    Ok(Duration::from_secs_f64(v * mult))
+}
+
+/// Environment variable name for flag `long` under `prefix`.
+pub fn env_name(prefix: &str, long: &str) -> String {
+    let mut s = String::with_capacity(prefix.len() + long.len() + 1);
+    s.push_str(prefix);
+    s.push('_');
+    for c in long.chars() {
+        if c.is_ascii_alphanumeric() {
+            s.push(c.to_ascii_uppercase());
+        } else {
+            s.push('_');
+        }
+    }
+    s
+}
+
+/// Adds `--collector.<name>` and `--no-collector.<name>` for every spec.
+pub fn add_collector_flags(mut cmd: Command, specs: &[CollectorSpec]) -> Command {
+    for spec in specs {
+        let default = if spec.default_enabled {
+            "enabled"
+        } else {
+            "disabled"
+        };
+        cmd = cmd
+            .arg(
+                Arg::new(format!("collector.{}", spec.name))
+                    .long(format!("collector.{}", spec.name))
+                    .action(ArgAction::SetTrue)
+                    .help(format!("Enable the {} collector [{default}]: {}", spec.name, spec.help))
+                    .help_heading("Collectors"),
+            )
+            .arg(
+                Arg::new(format!("no-collector.{}", spec.name))
+                    .long(format!("no-collector.{}", spec.name))
+                    .action(ArgAction::SetTrue)
+                    .help(format!("Disable the {} collector", spec.name))
+                    .help_heading("Collectors"),
+            );
+    }
+    cmd
+}
+
+/// The collectors enabled by the parsed flags, in spec order.
+pub fn enabled_collectors(m: &ArgMatches, specs: &[CollectorSpec]) -> Vec<&'static str> {
+    specs
+        .iter()
+        .filter(|s| {
+            let on = m.get_flag(&format!("collector.{}", s.name));
+            let off = m.get_flag(&format!("no-collector.{}", s.name));
+            if off {
+                false
+            } else {
+                on || s.default_enabled
+            }
+        })
+        .map(|s| s.name)
+        .collect()
+}
+
+/// Gives every long flag an environment variable and the exporter's listen default.
+pub fn finalize_command(cmd: Command, info: &ExporterInfo) -> Command {
+    let prefix = info.env_prefix;
+    cmd.mut_args(|a| {
+        let Some(long) = a.get_long().map(str::to_string) else {
+            return a;
+        };
+        if long == "help" || long == "version" {
+            return a;
+        }
+        let a = if long == "web.listen-address" {
+            a.default_value(info.default_listen)
+        } else {
+            a
+        };
+        a.env(env_name(prefix, &long))
+    })
+}
+
+/// Parses `T` plus the collector toggles from the process arguments; exits with clap's
+/// message on a bad flag.
+pub fn parse<T: clap::CommandFactory + FromArgMatches>(
+    info: &ExporterInfo,
+    specs: &[CollectorSpec],
+) -> (T, Vec<&'static str>) {
+    parse_from(info, specs, std::env::args_os())
+}
+
+/// As [`parse`], from an explicit argument list (tests).
+pub fn parse_from<T, I, S>(info: &ExporterInfo, specs: &[CollectorSpec], args: I) -> (T, Vec<&'static str>)
+where
+    T: clap::CommandFactory + FromArgMatches,
+    I: IntoIterator<Item = S>,
+    S: Into<std::ffi::OsString> + Clone,
+{
+    match try_parse_from::<T, I, S>(info, specs, args) {
+        Ok(v) => v,
+        Err(e) => e.exit(),
+    }
+}
+
+/// As [`parse_from`], returning clap's error instead of exiting.
+pub fn try_parse_from<T, I, S>(
+    info: &ExporterInfo,
+    specs: &[CollectorSpec],
+    args: I,
+) -> Result<(T, Vec<&'static str>), clap::Error>
+where
+    T: clap::CommandFactory + FromArgMatches,
+    I: IntoIterator<Item = S>,
+    S: Into<std::ffi::OsString> + Clone,
+{
+    let cmd = T::command()
+        .name(info.name)
+        .about(info.description)
+        .version(crate::buildinfo::VERSION);
+    let cmd = finalize_command(add_collector_flags(cmd, specs), info);
+    let mut cmd = cmd;
+    let m = cmd.try_get_matches_from_mut(args)?;
+    let t = T::from_arg_matches(&m).map_err(|e| e.format(&mut cmd))?;
+    Ok((t, enabled_collectors(&m, specs)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser, Debug)]
+    struct Args {
+        #[command(flatten)]
+        web: WebArgs,
+        #[command(flatten)]
+        log: LogArgs,
+    }
+
+    const INFO: ExporterInfo = ExporterInfo {
+        name: "test-exporter",
+        namespace: "t",
+        description: "test",
+        default_listen: ":9999",
+        env_prefix: "TEST_EXPORTER_CLI",
+    };
+    const SPECS: &[CollectorSpec] = &[
+        CollectorSpec { name: "a", default_enabled: true, help: "A" },
+        CollectorSpec { name: "b", default_enabled: false, help: "B" },
+    ];
+
+    #[test]
+    fn defaults_and_toggles() {
+        let (a, on) = try_parse_from::<Args, _, _>(&INFO, SPECS, ["x"]).unwrap();
+        assert_eq!(a.web.listen_addresses, vec![":9999"]);
+        assert_eq!(a.web.telemetry_path, "/metrics");
+        assert_eq!(on, vec!["a"]);
+        let (_, on) = try_parse_from::<Args, _, _>(
+            &INFO,
+            SPECS,
+            ["x", "--no-collector.a", "--collector.b"],
+        )
+        .unwrap();
+        assert_eq!(on, vec!["b"]);
+    }
+
+    #[test]
+    fn repeatable_listen_address_and_unknown_flag() {
+        let (a, _) = try_parse_from::<Args, _, _>(
+            &INFO,
+            SPECS,
+            ["x", "--web.listen-address=127.0.0.1:1", "--web.listen-address", "[::1]:2"],
+        )
+        .unwrap();
+        assert_eq!(a.web.listen_addresses, vec!["127.0.0.1:1", "[::1]:2"]);
+        let err = try_parse_from::<Args, _, _>(&INFO, SPECS, ["x", "--bogus"]).unwrap_err();
+        assert!(err.to_string().contains("--bogus"), "{err}");
+    }
+
+    #[test]
+    fn env_names_and_durations() {
+        assert_eq!(
+            env_name("POSTFIX_EXPORTER", "web.listen-address"),
+            "POSTFIX_EXPORTER_WEB_LISTEN_ADDRESS"
+        );
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
+        assert_eq!(parse_duration("7").unwrap(), Duration::from_secs(7));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("-1s").is_err());
+    }
+}

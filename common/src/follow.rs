@@ -1,0 +1,1 @@
+//! Log following: files across rotation, FIFOs, stdin and syslog reception.
