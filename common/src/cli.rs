@@ -109,7 +109,10 @@ pub fn add_collector_flags(mut cmd: Command, specs: &[CollectorSpec]) -> Command
                 Arg::new(format!("collector.{}", spec.name))
                     .long(format!("collector.{}", spec.name))
                     .action(ArgAction::SetTrue)
-                    .help(format!("Enable the {} collector [{default}]: {}", spec.name, spec.help))
+                    .help(format!(
+                        "Enable the {} collector [{default}]: {}",
+                        spec.name, spec.help
+                    ))
                     .help_heading("Collectors"),
             )
             .arg(
@@ -130,11 +133,7 @@ pub fn enabled_collectors(m: &ArgMatches, specs: &[CollectorSpec]) -> Vec<&'stat
         .filter(|s| {
             let on = m.get_flag(&format!("collector.{}", s.name));
             let off = m.get_flag(&format!("no-collector.{}", s.name));
-            if off {
-                false
-            } else {
-                on || s.default_enabled
-            }
+            if off { false } else { on || s.default_enabled }
         })
         .map(|s| s.name)
         .collect()
@@ -169,7 +168,11 @@ pub fn parse<T: clap::CommandFactory + FromArgMatches>(
 }
 
 /// As [`parse`], from an explicit argument list (tests).
-pub fn parse_from<T, I, S>(info: &ExporterInfo, specs: &[CollectorSpec], args: I) -> (T, Vec<&'static str>)
+pub fn parse_from<T, I, S>(
+    info: &ExporterInfo,
+    specs: &[CollectorSpec],
+    args: I,
+) -> (T, Vec<&'static str>)
 where
     T: clap::CommandFactory + FromArgMatches,
     I: IntoIterator<Item = S>,
@@ -224,8 +227,16 @@ mod tests {
         env_prefix: "TEST_EXPORTER_CLI",
     };
     const SPECS: &[CollectorSpec] = &[
-        CollectorSpec { name: "a", default_enabled: true, help: "A" },
-        CollectorSpec { name: "b", default_enabled: false, help: "B" },
+        CollectorSpec {
+            name: "a",
+            default_enabled: true,
+            help: "A",
+        },
+        CollectorSpec {
+            name: "b",
+            default_enabled: false,
+            help: "B",
+        },
     ];
 
     #[test]
@@ -234,12 +245,9 @@ mod tests {
         assert_eq!(a.web.listen_addresses, vec![":9999"]);
         assert_eq!(a.web.telemetry_path, "/metrics");
         assert_eq!(on, vec!["a"]);
-        let (_, on) = try_parse_from::<Args, _, _>(
-            &INFO,
-            SPECS,
-            ["x", "--no-collector.a", "--collector.b"],
-        )
-        .unwrap();
+        let (_, on) =
+            try_parse_from::<Args, _, _>(&INFO, SPECS, ["x", "--no-collector.a", "--collector.b"])
+                .unwrap();
         assert_eq!(on, vec!["b"]);
     }
 
@@ -248,7 +256,12 @@ mod tests {
         let (a, _) = try_parse_from::<Args, _, _>(
             &INFO,
             SPECS,
-            ["x", "--web.listen-address=127.0.0.1:1", "--web.listen-address", "[::1]:2"],
+            [
+                "x",
+                "--web.listen-address=127.0.0.1:1",
+                "--web.listen-address",
+                "[::1]:2",
+            ],
         )
         .unwrap();
         assert_eq!(a.web.listen_addresses, vec!["127.0.0.1:1", "[::1]:2"]);

@@ -51,6 +51,7 @@ struct Family {
 pub struct MetricSet {
     families: Vec<Family>,
     index: HashMap<String, usize>,
+    failed: bool,
 }
 
 /// Builds label pairs from string slices.
@@ -83,6 +84,17 @@ impl MetricSet {
             }
         };
         &mut self.families[idx]
+    }
+
+    /// Marks the set as the result of a failed collection that still carries data (for
+    /// example a stale snapshot): the runner reports the collector as failed but serves it.
+    pub fn set_failed(&mut self, failed: bool) {
+        self.failed = failed;
+    }
+
+    /// Whether [`MetricSet::set_failed`] marked this set.
+    pub fn is_failed(&self) -> bool {
+        self.failed
     }
 
     /// Declares a family without samples, so that HELP/TYPE appear even when empty.
@@ -195,11 +207,11 @@ impl MetricSet {
             let mut me = encoder.encode_descriptor(&f.name, &f.help, None, ty)?;
             // A lone unlabelled sample is encoded directly: an empty label set would be
             // written as `{}`.
-            if let [(labels, value)] = f.samples.as_slice() {
-                if labels.is_empty() {
-                    encode_value(f.kind, value, me)?;
-                    continue;
-                }
+            if let [(labels, value)] = f.samples.as_slice()
+                && labels.is_empty()
+            {
+                encode_value(f.kind, value, me)?;
+                continue;
             }
             for (labels, value) in &f.samples {
                 encode_value(f.kind, value, me.encode_family(labels)?)?;
@@ -217,9 +229,14 @@ fn encode_value(
     match (kind, value) {
         (Kind::Counter, Value::Scalar(v)) => ConstCounter::new(*v).encode(enc),
         (_, Value::Scalar(v)) => ConstGauge::new(*v).encode(enc),
-        (_, Value::Histogram { sum, count, buckets }) => {
-            enc.encode_histogram::<NoLabelSet>(*sum, *count, buckets, None)
-        }
+        (
+            _,
+            Value::Histogram {
+                sum,
+                count,
+                buckets,
+            },
+        ) => enc.encode_histogram::<NoLabelSet>(*sum, *count, buckets, None),
     }
 }
 
@@ -232,7 +249,12 @@ mod tests {
     #[test]
     fn encodes_all_kinds_in_order() {
         let mut s = MetricSet::new();
-        s.gauge("q_messages", "Messages", labels(&[("queue", "active")]), 3.0);
+        s.gauge(
+            "q_messages",
+            "Messages",
+            labels(&[("queue", "active")]),
+            3.0,
+        );
         s.counter("lines", "Lines", vec![], 7.0);
         s.histogram("age_seconds", "Age", vec![], &[1.0, 10.0], &[1, 2, 3], 40.5);
         s.declare("empty", "Nothing", Kind::Gauge);

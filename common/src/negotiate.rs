@@ -6,7 +6,8 @@
 //! exemplars and `# EOF` are dropped.
 
 /// Content type of an OpenMetrics 1.0.0 body.
-pub const OPENMETRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+pub const OPENMETRICS_CONTENT_TYPE: &str =
+    "application/openmetrics-text; version=1.0.0; charset=utf-8";
 /// Content type of a Prometheus text 0.0.4 body.
 pub const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
@@ -114,14 +115,14 @@ pub fn openmetrics_to_text004(om: &str) -> String {
                 _ => (name.to_string(), "untyped", Ty::Other),
             };
             ty = kind;
-            if let Some((hname, text)) = pending_help.take() {
-                if hname == name {
-                    out.push_str("# HELP ");
-                    out.push_str(&new_name);
-                    out.push(' ');
-                    out.push_str(&escape_help_004(text));
-                    out.push('\n');
-                }
+            if let Some((hname, text)) = pending_help.take()
+                && hname == name
+            {
+                out.push_str("# HELP ");
+                out.push_str(&new_name);
+                out.push(' ');
+                out.push_str(&escape_help_004(text));
+                out.push('\n');
             }
             out.push_str("# TYPE ");
             out.push_str(&new_name);
@@ -140,9 +141,7 @@ pub fn openmetrics_to_text004(om: &str) -> String {
         let sample = strip_exemplar(line);
         let name_end = sample.find(['{', ' ']).unwrap_or(sample.len());
         let name = &sample[..name_end];
-        if name.ends_with("_created")
-            && matches!(ty, Ty::Counter | Ty::Histogram | Ty::Summary)
-        {
+        if name.ends_with("_created") && matches!(ty, Ty::Counter | Ty::Histogram | Ty::Summary) {
             continue;
         }
         if ty == Ty::GaugeHistogram {

@@ -1,1 +1,410 @@
 //! Process metrics from procfs: the exporter's own `process_*` and watched processes.
+//!
+//! Own metrics use client_golang's names (`process_cpu_seconds_total`,
+//! `process_resident_memory_bytes`, `process_virtual_memory_bytes`, `process_open_fds`,
+//! `process_max_fds`, `process_start_time_seconds`) plus `process_threads`, and always come
+//! from `/proc/self`: they describe this process, whatever `--path.procfs` says.
+//!
+//! Each `--process.watch NAME=REGEX` adds, with label `name="NAME"`:
+//!
+//! | metric | type | meaning |
+//! | --- | --- | --- |
+//! | `process_watched_processes` | gauge | matching processes; always emitted, 0 when none |
+//! | `process_watched_cpu_seconds_total` | counter | user + system CPU of the matching processes (drops when one exits) |
+//! | `process_watched_resident_memory_bytes` | gauge | summed resident memory |
+//! | `process_watched_open_fds` | gauge | summed open file descriptors; **absent** when the fd directory of any match is unreadable (a partial sum would mislead) |
+//! | `process_watched_oldest_start_time_seconds` | gauge | start time of the oldest match; **absent** when nothing matches |
+//!
+//! REGEX is unanchored and tried against the process name (`comm`, at most 15 bytes) and
+//! against the full command line joined with spaces; either match counts. The exporter
+//! itself is never counted, as its own command line contains the pattern. Processes that
+//! vanish or cannot be read during a scrape are skipped (debug log); a failed read of the
+//! exporter's own metrics leaves that metric out instead of failing the scrape.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use anyhow::{Context, bail};
+use prometheus_client::collector::Collector as PcCollector;
+use prometheus_client::encoding::DescriptorEncoder;
+use prometheus_client::registry::Registry;
+use regex::Regex;
+
+use crate::metricset::{MetricSet, SharedSet, labels};
+
+/// Flags of the process collector, flattened into each exporter's arguments.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ProcessArgs {
+    /// Watch processes whose name or command line matches REGEX, reported with label name=NAME (repeatable).
+    #[arg(long = "process.watch", value_name = "NAME=REGEX", action = clap::ArgAction::Append)]
+    pub watch: Vec<String>,
+    /// Mount point of the procfs holding the watched processes (e.g. the host's /proc).
+    #[arg(long = "path.procfs", default_value = "/proc")]
+    pub procfs: PathBuf,
+}
+
+impl Default for ProcessArgs {
+    fn default() -> Self {
+        Self {
+            watch: Vec::new(),
+            procfs: PathBuf::from("/proc"),
+        }
+    }
+}
+
+/// One `--process.watch` entry.
+#[derive(Debug, Clone)]
+pub struct Watch {
+    /// Value of the `name` label.
+    pub name: String,
+    /// Pattern tried against `comm` and the space-joined command line.
+    pub regex: Regex,
+}
+
+/// Parses `NAME=REGEX`; errors name the flag and the value.
+pub fn parse_watch(spec: &str) -> anyhow::Result<Watch> {
+    let Some((name, re)) = spec.split_once('=') else {
+        bail!("--process.watch {spec:?}: expected NAME=REGEX");
+    };
+    let name = name.trim();
+    if name.is_empty() {
+        bail!("--process.watch {spec:?}: NAME is empty");
+    }
+    if re.is_empty() {
+        bail!("--process.watch {spec:?}: REGEX is empty");
+    }
+    let regex =
+        Regex::new(re).with_context(|| format!("--process.watch {spec:?}: invalid regex"))?;
+    Ok(Watch {
+        name: name.to_string(),
+        regex,
+    })
+}
+
+/// Registers the process collector in `registry`; fails on a bad `--process.watch`.
+pub fn register(registry: &mut Registry, args: &ProcessArgs) -> anyhow::Result<()> {
+    let collector = ProcessCollector::new(args)?;
+    registry.register_collector(Box::new(collector));
+    Ok(())
+}
+
+/// The `prometheus-client` collector behind [`register`]; reads procfs on every encode.
+#[derive(Debug)]
+pub struct ProcessCollector {
+    root: PathBuf,
+    watches: Vec<Watch>,
+    // btime in /proc/stat is recomputed by the kernel from uptime and can wobble by a
+    // second; reading it once keeps start times stable between scrapes.
+    btime_self: Mutex<Option<u64>>,
+    btime_root: Mutex<Option<u64>>,
+}
+
+impl ProcessCollector {
+    /// Builds the collector from the flags.
+    pub fn new(args: &ProcessArgs) -> anyhow::Result<Self> {
+        let watches = args
+            .watch
+            .iter()
+            .map(|s| parse_watch(s))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let mut seen = std::collections::HashSet::new();
+        for w in &watches {
+            if !seen.insert(w.name.as_str()) {
+                bail!("--process.watch: NAME {:?} is given more than once", w.name);
+            }
+        }
+        Ok(Self {
+            root: args.procfs.clone(),
+            watches,
+            btime_self: Mutex::new(None),
+            btime_root: Mutex::new(None),
+        })
+    }
+
+    /// Reads procfs now and returns the metrics (also used by tests).
+    pub fn collect(&self) -> MetricSet {
+        let mut set = MetricSet::new();
+        self.collect_self(&mut set);
+        self.collect_watched(&mut set);
+        set
+    }
+
+    fn collect_self(&self, set: &mut MetricSet) {
+        let tps = procfs::ticks_per_second() as f64;
+        let page = procfs::page_size();
+        let me = match procfs::process::Process::myself() {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot open /proc/self; own process metrics left out");
+                return;
+            }
+        };
+        match me.stat() {
+            Ok(st) => {
+                set.counter(
+                    "process_cpu_seconds",
+                    "Total user and system CPU time spent in seconds.",
+                    vec![],
+                    (st.utime + st.stime) as f64 / tps,
+                );
+                set.gauge(
+                    "process_resident_memory_bytes",
+                    "Resident memory size in bytes.",
+                    vec![],
+                    st.rss.saturating_mul(page) as f64,
+                );
+                set.gauge(
+                    "process_virtual_memory_bytes",
+                    "Virtual memory size in bytes.",
+                    vec![],
+                    st.vsize as f64,
+                );
+                if let Some(bt) = cached_btime(&self.btime_self, Path::new("/proc")) {
+                    set.gauge(
+                        "process_start_time_seconds",
+                        "Start time of the process since unix epoch in seconds.",
+                        vec![],
+                        bt as f64 + st.starttime as f64 / tps,
+                    );
+                }
+                set.gauge(
+                    "process_threads",
+                    "Number of OS threads in the process.",
+                    vec![],
+                    st.num_threads as f64,
+                );
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot read /proc/self/stat"),
+        }
+        match count_fds(Path::new("/proc/self/fd")) {
+            Ok(n) => set.gauge(
+                "process_open_fds",
+                "Number of open file descriptors.",
+                vec![],
+                n as f64,
+            ),
+            Err(e) => tracing::warn!(error = %e, "cannot read /proc/self/fd"),
+        }
+        match me.limits() {
+            Ok(l) => {
+                let v = match l.max_open_files.soft_limit {
+                    procfs::process::LimitValue::Value(v) => v as f64,
+                    procfs::process::LimitValue::Unlimited => f64::INFINITY,
+                };
+                set.gauge(
+                    "process_max_fds",
+                    "Maximum number of open file descriptors.",
+                    vec![],
+                    v,
+                );
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot read /proc/self/limits"),
+        }
+    }
+
+    fn collect_watched(&self, set: &mut MetricSet) {
+        if self.watches.is_empty() {
+            return;
+        }
+        let tps = procfs::ticks_per_second() as f64;
+        let page = procfs::page_size();
+        let mut acc: Vec<Acc> = self.watches.iter().map(|_| Acc::default()).collect();
+        let own = std::process::id();
+        match std::fs::read_dir(&self.root) {
+            Ok(dir) => {
+                for entry in dir.flatten() {
+                    let fname = entry.file_name();
+                    let Some(pid) = fname.to_str().and_then(|s| s.parse::<u32>().ok()) else {
+                        continue;
+                    };
+                    if pid == own {
+                        continue;
+                    }
+                    self.visit(&entry.path(), pid, &mut acc);
+                }
+            }
+            Err(e) => {
+                tracing::warn!(path = %self.root.display(), error = %e, "cannot list procfs; watched process metrics report no processes");
+            }
+        }
+        let btime = cached_btime(&self.btime_root, &self.root);
+        for (w, a) in self.watches.iter().zip(acc) {
+            let l = labels(&[("name", w.name.as_str())]);
+            set.gauge(
+                "process_watched_processes",
+                "Number of processes matching --process.watch NAME=REGEX.",
+                l.clone(),
+                a.count as f64,
+            );
+            set.counter(
+                "process_watched_cpu_seconds",
+                "User and system CPU time of the watched processes, in seconds.",
+                l.clone(),
+                a.ticks as f64 / tps,
+            );
+            set.gauge(
+                "process_watched_resident_memory_bytes",
+                "Summed resident memory of the watched processes.",
+                l.clone(),
+                a.rss_pages.saturating_mul(page) as f64,
+            );
+            if !a.fds_unknown {
+                set.gauge(
+                    "process_watched_open_fds",
+                    "Summed open file descriptors of the watched processes.",
+                    l.clone(),
+                    a.fds as f64,
+                );
+            }
+            if let (Some(start), Some(bt)) = (a.oldest_start, btime) {
+                set.gauge(
+                    "process_watched_oldest_start_time_seconds",
+                    "Start time of the oldest watched process since unix epoch in seconds.",
+                    l,
+                    bt as f64 + start as f64 / tps,
+                );
+            }
+        }
+    }
+
+    fn visit(&self, dir: &Path, pid: u32, acc: &mut [Acc]) {
+        let proc = match procfs::process::Process::new_with_root(dir.to_path_buf()) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::debug!(pid, error = %e, "process vanished or unreadable; skipped");
+                return;
+            }
+        };
+        let stat = match proc.stat() {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::debug!(pid, error = %e, "cannot read stat; skipped");
+                return;
+            }
+        };
+        // Kernel threads and zombies have an empty command line; comm still matches.
+        let cmdline = proc.cmdline().map(|v| v.join(" ")).unwrap_or_default();
+        let mut fds: Option<Option<usize>> = None;
+        for (w, a) in self.watches.iter().zip(acc.iter_mut()) {
+            if !(w.regex.is_match(&stat.comm)
+                || (!cmdline.is_empty() && w.regex.is_match(&cmdline)))
+            {
+                continue;
+            }
+            a.count += 1;
+            a.ticks = a
+                .ticks
+                .saturating_add(stat.utime.saturating_add(stat.stime));
+            a.rss_pages = a.rss_pages.saturating_add(stat.rss);
+            a.oldest_start = Some(
+                a.oldest_start
+                    .map_or(stat.starttime, |o| o.min(stat.starttime)),
+            );
+            let n = *fds.get_or_insert_with(|| match count_fds(&dir.join("fd")) {
+                Ok(n) => Some(n),
+                Err(e) => {
+                    tracing::debug!(pid, error = %e, "cannot count fds");
+                    None
+                }
+            });
+            match n {
+                Some(n) => a.fds += n as u64,
+                None => a.fds_unknown = true,
+            }
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Acc {
+    count: u64,
+    ticks: u64,
+    rss_pages: u64,
+    fds: u64,
+    fds_unknown: bool,
+    oldest_start: Option<u64>,
+}
+
+impl PcCollector for ProcessCollector {
+    fn encode(&self, encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        SharedSet(Arc::new(self.collect())).encode(encoder)
+    }
+}
+
+/// Entries of a `/proc/<pid>/fd` directory.
+fn count_fds(dir: &Path) -> std::io::Result<usize> {
+    Ok(std::fs::read_dir(dir)?.count())
+}
+
+fn cached_btime(cache: &Mutex<Option<u64>>, root: &Path) -> Option<u64> {
+    let mut c = cache.lock().unwrap_or_else(|e| e.into_inner());
+    if c.is_none() {
+        match read_btime(&root.join("stat")) {
+            Ok(b) => *c = Some(b),
+            Err(e) => {
+                tracing::warn!(error = %format!("{e:#}"), "cannot read boot time; start times left out")
+            }
+        }
+    }
+    *c
+}
+
+/// Boot time (seconds since the epoch) from the `btime` line of a procfs `stat` file.
+pub fn read_btime(path: &Path) -> anyhow::Result<u64> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    parse_btime(&text).with_context(|| format!("{}: no valid btime line", path.display()))
+}
+
+fn parse_btime(text: &str) -> Option<u64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix("btime "))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn watch_specs() {
+        let w = parse_watch("master=^/usr/lib/postfix/sbin/master( |$)").unwrap();
+        assert_eq!(w.name, "master");
+        assert!(w.regex.is_match("/usr/lib/postfix/sbin/master -w"));
+        // Only the first '=' separates; the regex may contain more.
+        let w = parse_watch("x=a=b").unwrap();
+        assert_eq!(w.regex.as_str(), "a=b");
+        let e = parse_watch("nameonly").unwrap_err().to_string();
+        assert!(
+            e.contains("--process.watch \"nameonly\"") && e.contains("NAME=REGEX"),
+            "{e}"
+        );
+        let e = format!("{:#}", parse_watch("bad=(").unwrap_err());
+        assert!(
+            e.contains("--process.watch \"bad=(\"") && e.contains("invalid regex"),
+            "{e}"
+        );
+        assert!(parse_watch("=x").is_err());
+        assert!(parse_watch("x=").is_err());
+        let dup = ProcessArgs {
+            watch: vec!["a=x".into(), "a=y".into()],
+            ..ProcessArgs::default()
+        };
+        assert!(
+            ProcessCollector::new(&dup)
+                .unwrap_err()
+                .to_string()
+                .contains("\"a\"")
+        );
+    }
+
+    #[test]
+    fn btime_parsing() {
+        assert_eq!(
+            parse_btime("cpu  1 2 3\nbtime 1700000000\nprocesses 5\n"),
+            Some(1_700_000_000)
+        );
+        assert_eq!(parse_btime("cpu 1\n"), None);
+        assert_eq!(parse_btime("btime x\n"), None);
+    }
+}

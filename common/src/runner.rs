@@ -122,7 +122,11 @@ impl Background {
             }
             Err(_) => {
                 st.last_ok = false;
-                tracing::warn!(collector = self.inner.name(), timeout_seconds = timeout.as_secs_f64(), "background collection timed out; serving the previous snapshot");
+                tracing::warn!(
+                    collector = self.inner.name(),
+                    timeout_seconds = timeout.as_secs_f64(),
+                    "background collection timed out; serving the previous snapshot"
+                );
             }
         }
     }
@@ -170,6 +174,7 @@ pub struct Runner {
     entries: Vec<Entry>,
     registry: Registry,
     ready_checks: Vec<Arc<AtomicBool>>,
+    ready_backgrounds: Vec<Arc<Background>>,
 }
 
 impl std::fmt::Debug for Runner {
@@ -191,6 +196,7 @@ impl Runner {
             entries: Vec::new(),
             registry,
             ready_checks: Vec::new(),
+            ready_backgrounds: Vec::new(),
         }
     }
 
@@ -219,6 +225,12 @@ impl Runner {
         self.ready_checks.push(flag);
     }
 
+    /// Makes `/-/ready` wait for the first refresh of a background task that is served
+    /// through a live collector of its own.
+    pub fn add_background_ready(&mut self, bg: Arc<Background>) {
+        self.ready_backgrounds.push(bg);
+    }
+
     /// Names of the enabled collectors, in order.
     pub fn collector_names(&self) -> Vec<&'static str> {
         self.entries.iter().map(Entry::name).collect()
@@ -230,7 +242,8 @@ impl Runner {
         self.entries.iter().all(|e| match e {
             Entry::Live(_) => true,
             Entry::Background(b) => b.attempted(),
-        }) && self.ready_checks.iter().all(|f| f.load(Ordering::Acquire))
+        }) && self.ready_backgrounds.iter().all(|b| b.attempted())
+            && self.ready_checks.iter().all(|f| f.load(Ordering::Acquire))
     }
 
     /// Runs every collector under `timeout` and returns the OpenMetrics body.
@@ -243,7 +256,10 @@ impl Runner {
                     let r = tokio::time::timeout(timeout, c.collect(&ctx)).await;
                     let dur = start.elapsed().as_secs_f64();
                     match r {
-                        Ok(Ok(set)) => (c.name(), Some(Arc::new(set)), true, dur, None),
+                        Ok(Ok(set)) => {
+                            let ok = !set.is_failed();
+                            (c.name(), Some(Arc::new(set)), ok, dur, None)
+                        }
                         Ok(Err(err)) => {
                             tracing::warn!(collector = c.name(), error = %format!("{err:#}"), "collector failed");
                             (c.name(), None, false, dur, None)
@@ -351,9 +367,18 @@ mod tests {
         let body = r.scrape(Duration::from_millis(200)).await;
         assert!(body.contains("t_good_value 4.0\n"), "{body}");
         assert!(!body.contains("t_slow_value"), "{body}");
-        assert!(body.contains("t_scrape_collector_success{collector=\"good\"} 1.0\n"), "{body}");
-        assert!(body.contains("t_scrape_collector_success{collector=\"bad\"} 0.0\n"), "{body}");
-        assert!(body.contains("t_scrape_collector_success{collector=\"slow\"} 0.0\n"), "{body}");
+        assert!(
+            body.contains("t_scrape_collector_success{collector=\"good\"} 1.0\n"),
+            "{body}"
+        );
+        assert!(
+            body.contains("t_scrape_collector_success{collector=\"bad\"} 0.0\n"),
+            "{body}"
+        );
+        assert!(
+            body.contains("t_scrape_collector_success{collector=\"slow\"} 0.0\n"),
+            "{body}"
+        );
         assert!(body.contains("t_exporter_build_info{version="), "{body}");
         assert!(body.ends_with("# EOF\n"));
     }
@@ -393,7 +418,10 @@ mod tests {
         assert!(body.contains("t_scrape_collector_success{collector=\"flaky\"} 1"));
         bg.refresh(Duration::from_secs(1)).await;
         let body = r.scrape(Duration::from_secs(1)).await;
-        assert!(body.contains("t_flaky_value 42.0"), "stale snapshot kept: {body}");
+        assert!(
+            body.contains("t_flaky_value 42.0"),
+            "stale snapshot kept: {body}"
+        );
         assert!(body.contains("t_scrape_collector_success{collector=\"flaky\"} 0"));
         assert!(body.contains("t_scrape_collector_snapshot_age_seconds{collector=\"flaky\"}"));
     }

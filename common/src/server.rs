@@ -68,8 +68,13 @@ async fn auth_middleware(State(auth): State<Arc<BasicAuth>>, req: Request, next:
     let header = req
         .headers()
         .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    if auth.check(header) {
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    // bcrypt costs tens of milliseconds on a cache miss; keep it off the async workers.
+    let ok = tokio::task::spawn_blocking(move || auth.check(header.as_deref()))
+        .await
+        .unwrap_or(false);
+    if ok {
         next.run(req).await
     } else {
         let mut r = (StatusCode::UNAUTHORIZED, "Unauthorized\n").into_response();
@@ -85,7 +90,11 @@ async fn ready_handler(State(st): State<AppState>) -> Response {
     if st.runner.is_ready() {
         (StatusCode::OK, "Ready\n").into_response()
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "Not ready: first collection not finished\n").into_response()
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Not ready: first collection not finished\n",
+        )
+            .into_response()
     }
 }
 
@@ -103,7 +112,10 @@ async fn metrics_handler(State(st): State<AppState>, headers: HeaderMap) -> Resp
         Format::Text004 => openmetrics_to_text004(&om),
     };
     (
-        [(header::CONTENT_TYPE, HeaderValue::from_static(format.content_type()))],
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(format.content_type()),
+        )],
         body,
     )
         .into_response()
@@ -127,7 +139,11 @@ async fn landing_handler(State(st): State<AppState>) -> Html<String> {
         p = esc(&st.telemetry_path)
     );
     for (path, label) in &st.extra_links {
-        links.push_str(&format!("<li><a href=\"{}\">{}</a></li>", esc(path), esc(label)));
+        links.push_str(&format!(
+            "<li><a href=\"{}\">{}</a></li>",
+            esc(path),
+            esc(label)
+        ));
     }
     Html(format!(
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{name}</title></head><body>\
@@ -176,7 +192,7 @@ pub async fn serve(
     extra: Router,
     extra_links: Vec<(String, String)>,
 ) -> anyhow::Result<()> {
-    let cfg = match &web.config_file {
+    let mut cfg = match &web.config_file {
         Some(p) => crate::webconfig::load(p)?,
         None => WebConfig::default(),
     };
@@ -187,9 +203,18 @@ pub async fn serve(
         &web.telemetry_path,
         extra,
         extra_links,
-        cfg.basic_auth.map(Arc::new),
+        cfg.basic_auth.take().map(Arc::new),
     );
-    serve_listeners(listeners, router, cfg.tls, shutdown_signal(), web.shutdown_timeout).await
+    // `http_server_config.headers` go on every response, 401s and health checks included.
+    let router = cfg.apply_headers(router);
+    serve_listeners(
+        listeners,
+        router,
+        cfg.tls,
+        shutdown_signal(),
+        web.shutdown_timeout,
+    )
+    .await
 }
 
 /// Serves `router` on pre-bound listeners until `shutdown` resolves, then drains for at
@@ -213,12 +238,14 @@ pub async fn serve_listeners(
                 let rc = axum_server::tls_rustls::RustlsConfig::from_config(Arc::clone(cfg));
                 let server = axum_server::from_tcp_rustls(l, rc)
                     .with_context(|| format!("cannot serve on {addr}"))?;
-                tasks.spawn(async move { server.handle(h).serve(svc).await.map_err(|e| (addr, e)) });
+                tasks
+                    .spawn(async move { server.handle(h).serve(svc).await.map_err(|e| (addr, e)) });
             }
             None => {
                 let server =
                     axum_server::from_tcp(l).with_context(|| format!("cannot serve on {addr}"))?;
-                tasks.spawn(async move { server.handle(h).serve(svc).await.map_err(|e| (addr, e)) });
+                tasks
+                    .spawn(async move { server.handle(h).serve(svc).await.map_err(|e| (addr, e)) });
             }
         }
     }

@@ -1,1 +1,47 @@
-//! Harness for end-to-end tests: starts real daemons on loopback and stops them.
+//! Test harness for the mail-exporters: real daemons on loopback ports, each in its own temp
+//! dir, stopped by PID when the guard drops.
+//!
+//! Used by the end-to-end tests of this crate and, as a dev-dependency, by the exporters' own
+//! integration tests. Everything binds 127.0.0.1 only. Set `E2E_KEEP_TMP=1` to keep the temp
+//! dirs (configs, logs, data) after a run.
+//!
+//! ```no_run
+//! use e2e_tests::{Exporter, VictoriaMetrics, VmAgent, scrape_config};
+//! let exporter = Exporter::start("postfix-exporter", &["--no-collector.queue"])?;
+//! let vm = VictoriaMetrics::start()?;
+//! let _agent = VmAgent::start(&scrape_config("postfix", &exporter.target(), "/metrics"), &vm)?;
+//! vm.wait_for_query("up", |s| s.len() == 1, std::time::Duration::from_secs(20))?;
+//! # anyhow::Ok(())
+//! ```
+
+pub mod daemon;
+pub mod expo;
+pub mod exporter;
+pub mod http;
+pub mod net;
+pub mod postfix;
+pub mod prometheus;
+pub mod query;
+pub mod tools;
+pub mod vm;
+
+pub use daemon::Daemon;
+pub use exporter::{
+    ACCEPT_OPENMETRICS, ACCEPT_TEXT, Exporter, all_collectors_off, exporter_binary, workspace_root,
+};
+pub use net::free_port;
+pub use postfix::{Postfix, PostfixOptions, SmtpSink};
+pub use prometheus::Prometheus;
+pub use query::{Sample, scrape_config, scrape_config_jobs, wait_for_query};
+pub use vm::{NotifierSink, VictoriaMetrics, VmAgent, VmAlert};
+
+/// A fresh temp dir named `<prefix>XXXXXX` under the system temp dir; kept after the run when
+/// `E2E_KEEP_TMP` is set.
+pub fn temp_dir(prefix: &str) -> anyhow::Result<tempfile::TempDir> {
+    let keep = std::env::var_os("E2E_KEEP_TMP").is_some_and(|v| !v.is_empty() && v != "0");
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("e2e-{prefix}"))
+        .disable_cleanup(keep)
+        .tempdir()?;
+    Ok(dir)
+}

@@ -1,0 +1,178 @@
+//! Following a regular file across rotation.
+
+use std::fs::File;
+use std::io::{ErrorKind, Read, Seek, SeekFrom};
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+use super::{Ctx, READ_CHUNK};
+
+struct Open {
+    file: File,
+    dev: u64,
+    ino: u64,
+    offset: u64,
+}
+
+fn open(path: &Path) -> std::io::Result<Open> {
+    let file = File::open(path)?;
+    // The identity of what was really opened, not of what a stat before it saw.
+    let m = file.metadata()?;
+    Ok(Open {
+        file,
+        dev: m.dev(),
+        ino: m.ino(),
+        offset: 0,
+    })
+}
+
+/// What the path names, seen at end of file.
+enum PathState {
+    Same,
+    Truncated,
+    Replaced(Open),
+    Missing,
+}
+
+fn look(path: &Path, cur: &Open) -> std::io::Result<PathState> {
+    let m = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(PathState::Missing),
+        Err(e) => return Err(e),
+    };
+    if m.dev() == cur.dev && m.ino() == cur.ino {
+        return Ok(if m.len() < cur.offset {
+            PathState::Truncated
+        } else {
+            PathState::Same
+        });
+    }
+    match open(path) {
+        Ok(o) => Ok(PathState::Replaced(o)),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(PathState::Missing),
+        Err(e) => Err(e),
+    }
+}
+
+/// Reads `cur` to its current end, feeding lines. Returns false on a read error.
+fn drain(cur: &mut Open, buf: &mut [u8], ctx: &mut Ctx) -> bool {
+    loop {
+        match cur.file.read(buf) {
+            Ok(0) => return true,
+            Ok(n) => {
+                cur.offset += n as u64;
+                ctx.reader.feed(buf.get(..n).unwrap_or_default());
+            }
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => {
+                ctx.metrics().read_errors.inc();
+                tracing::warn!(error = %e, "error reading log file");
+                return false;
+            }
+        }
+    }
+}
+
+pub(super) fn run(path: &Path, from_beginning: bool, mut ctx: Ctx) {
+    let shown = path.display().to_string();
+    let mut cur = match open(path) {
+        Ok(mut o) => {
+            if !from_beginning {
+                match o.file.seek(SeekFrom::End(0)) {
+                    Ok(end) => o.offset = end,
+                    Err(e) => {
+                        ctx.metrics().read_errors.inc();
+                        tracing::warn!(path = %shown, error = %e, "cannot seek to the end of the log file; reading it from the beginning");
+                    }
+                }
+            }
+            ctx.metrics().source_up.set(1);
+            tracing::info!(path = %shown, offset = o.offset, "following log file");
+            Some(o)
+        }
+        Err(e) => {
+            if e.kind() == ErrorKind::NotFound {
+                tracing::warn!(path = %shown, "log file does not exist yet, waiting for it");
+            } else {
+                ctx.metrics().read_errors.inc();
+                tracing::warn!(path = %shown, error = %e, "cannot open log file, will retry");
+            }
+            None
+        }
+    };
+    ctx.shared.set_started();
+    let mut buf = vec![0u8; READ_CHUNK];
+    // A failing open is counted once per episode, not once per poll.
+    let mut open_failing = false;
+    while !ctx.shared.stopping() {
+        let Some(o) = cur.as_mut() else {
+            match open(path) {
+                Ok(o) => {
+                    tracing::info!(path = %shown, "log file appeared, reading it from the beginning");
+                    ctx.metrics().source_up.set(1);
+                    cur = Some(o);
+                    open_failing = false;
+                    continue;
+                }
+                Err(e) if e.kind() == ErrorKind::NotFound => {}
+                Err(e) => {
+                    if !open_failing {
+                        ctx.metrics().read_errors.inc();
+                        tracing::warn!(path = %shown, error = %e, "cannot open log file, will retry");
+                        open_failing = true;
+                    }
+                }
+            }
+            if ctx.shared.sleep(ctx.poll) {
+                break;
+            }
+            continue;
+        };
+        if !drain(o, &mut buf, &mut ctx) {
+            if ctx.shared.sleep(ctx.poll) {
+                break;
+            }
+            continue;
+        }
+        // At end of file: has the path moved on?
+        match look(path, o) {
+            Ok(PathState::Same | PathState::Missing) => {}
+            Ok(PathState::Truncated) => {
+                tracing::info!(path = %shown, "log file truncated, reading it again from the beginning");
+                ctx.metrics().rotated("truncate");
+                ctx.reader.finish_stream();
+                match o.file.seek(SeekFrom::Start(0)) {
+                    Ok(_) => o.offset = 0,
+                    Err(e) => {
+                        ctx.metrics().read_errors.inc();
+                        tracing::warn!(path = %shown, error = %e, "cannot seek in the truncated log file; reopening it");
+                        cur = None;
+                        ctx.metrics().source_up.set(0);
+                    }
+                }
+                continue;
+            }
+            Ok(PathState::Replaced(new)) => {
+                // Lines appended between our last read and the look belong to the old file.
+                drain(o, &mut buf, &mut ctx);
+                ctx.reader.finish_stream();
+                tracing::info!(path = %shown, "log file rotated, reading the new file from the beginning");
+                ctx.metrics().rotated("rename");
+                cur = Some(new);
+                continue;
+            }
+            Err(e) => {
+                if !open_failing {
+                    ctx.metrics().read_errors.inc();
+                    tracing::warn!(path = %shown, error = %e, "cannot look at the log file path");
+                    open_failing = true;
+                }
+            }
+        }
+        if ctx.shared.sleep(ctx.poll) {
+            break;
+        }
+    }
+    ctx.reader.finish_stream();
+    ctx.metrics().source_up.set(0);
+}

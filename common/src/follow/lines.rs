@@ -1,0 +1,242 @@
+//! Turning bytes into lines and lines into handler calls, with bounded memory.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use prometheus_client::metrics::counter::Counter;
+
+use super::{FollowMetrics, LineHandler, LineOutcome};
+
+/// Distinct `Unsupported` values counted under their own label value per follower;
+/// further values are counted as `other` so a handler echoing text from the log
+/// cannot blow up the label cardinality.
+const MAX_UNSUPPORTED_VALUES: usize = 64;
+
+/// Splits a byte stream into lines, calls the handler on each and keeps the metrics.
+pub(super) struct LineReader {
+    handler: Arc<dyn LineHandler>,
+    metrics: FollowMetrics,
+    max: usize,
+    /// The start of a line whose `\n` has not arrived yet; never longer than `max`.
+    pending: Vec<u8>,
+    /// Inside an over-long line whose first `max` bytes were delivered: skip to `\n`.
+    discarding: bool,
+    unsupported: HashMap<String, Counter>,
+    unflushed: u64,
+}
+
+impl LineReader {
+    pub(super) fn new(handler: Arc<dyn LineHandler>, metrics: FollowMetrics, max: usize) -> Self {
+        Self {
+            handler,
+            metrics,
+            max: max.max(1),
+            pending: Vec::new(),
+            discarding: false,
+            unsupported: HashMap::new(),
+            unflushed: 0,
+        }
+    }
+
+    pub(super) fn metrics(&self) -> &FollowMetrics {
+        &self.metrics
+    }
+
+    /// Feeds bytes of a stream; complete lines are delivered, the rest is kept.
+    pub(super) fn feed(&mut self, mut data: &[u8]) {
+        while let Some(nl) = memchr::memchr(b'\n', data) {
+            let (seg, rest) = data.split_at(nl);
+            data = rest.get(1..).unwrap_or_default();
+            if self.discarding {
+                self.discarding = false;
+            } else if self.pending.is_empty() {
+                self.deliver_bounded(seg);
+            } else {
+                let room = self.max.saturating_sub(self.pending.len());
+                let take = seg.len().min(room);
+                self.pending
+                    .extend_from_slice(seg.get(..take).unwrap_or_default());
+                let line = std::mem::take(&mut self.pending);
+                self.deliver(&line);
+                if seg.len() > room {
+                    self.metrics.truncated.inc();
+                }
+                // Keep the allocation for the next partial line.
+                self.pending = line;
+                self.pending.clear();
+            }
+        }
+        if !data.is_empty() && !self.discarding {
+            let room = self.max.saturating_sub(self.pending.len());
+            if data.len() > room {
+                // Deliver what fits now so memory stays bounded whatever the line length.
+                self.pending
+                    .extend_from_slice(data.get(..room).unwrap_or_default());
+                let line = std::mem::take(&mut self.pending);
+                self.deliver(&line);
+                self.metrics.truncated.inc();
+                self.pending = line;
+                self.pending.clear();
+                self.discarding = true;
+            } else {
+                self.pending.extend_from_slice(data);
+            }
+        }
+        self.flush_metrics();
+    }
+
+    /// The stream ended (EOF, file switched): a buffered partial line is delivered as is.
+    pub(super) fn finish_stream(&mut self) {
+        if !self.pending.is_empty() && !self.discarding {
+            let line = std::mem::take(&mut self.pending);
+            self.deliver(&line);
+            self.pending = line;
+        }
+        self.pending.clear();
+        self.discarding = false;
+        self.flush_metrics();
+    }
+
+    /// Delivers the lines of one syslog datagram: each `\n`-separated part is a line,
+    /// trailing `\0` (some senders include the C string terminator) removed.
+    pub(super) fn datagram(&mut self, data: &[u8]) {
+        for part in data.split(|&b| b == b'\n') {
+            let end = part.iter().rposition(|&b| b != 0).map_or(0, |p| p + 1);
+            self.deliver_bounded(part.get(..end).unwrap_or_default());
+        }
+        self.flush_metrics();
+    }
+
+    fn deliver_bounded(&mut self, line: &[u8]) {
+        if line.len() > self.max {
+            self.deliver(line.get(..self.max).unwrap_or_default());
+            self.metrics.truncated.inc();
+        } else {
+            self.deliver(line);
+        }
+    }
+
+    /// Calls the handler on one line (terminator already removed); empty lines are skipped.
+    fn deliver(&mut self, raw: &[u8]) {
+        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+        if raw.is_empty() {
+            return;
+        }
+        self.unflushed += 1;
+        let outcome = match std::str::from_utf8(raw) {
+            Ok(s) => self.handler.handle_line(s),
+            Err(_) => self.handler.handle_line(&String::from_utf8_lossy(raw)),
+        };
+        if let LineOutcome::Unsupported(value) = outcome {
+            tracing::debug!(value = %value, "unsupported log line");
+            self.count_unsupported(value);
+        }
+    }
+
+    fn count_unsupported(&mut self, value: String) {
+        if let Some(c) = self.unsupported.get(&value) {
+            c.inc();
+            return;
+        }
+        let value = if self.unsupported.len() >= MAX_UNSUPPORTED_VALUES {
+            "other".to_string()
+        } else {
+            value
+        };
+        let counter = self.metrics.unsupported_counter(&value);
+        counter.inc();
+        self.unsupported.insert(value, counter);
+    }
+
+    /// Updates the per-line metrics once per read rather than once per line.
+    fn flush_metrics(&mut self) {
+        if self.unflushed == 0 {
+            return;
+        }
+        self.metrics.lines.inc_by(self.unflushed);
+        self.unflushed = 0;
+        if let Ok(d) = SystemTime::now().duration_since(UNIX_EPOCH) {
+            self.metrics.last_line_timestamp.set(d.as_secs_f64());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    #[derive(Default)]
+    struct Collect(Mutex<Vec<String>>);
+    impl LineHandler for Collect {
+        fn handle_line(&self, line: &str) -> LineOutcome {
+            self.0.lock().unwrap().push(line.to_string());
+            if line.starts_with('?') {
+                LineOutcome::Unsupported(line.to_string())
+            } else {
+                LineOutcome::Recognised
+            }
+        }
+    }
+
+    fn reader(max: usize) -> (Arc<Collect>, LineReader) {
+        let c = Arc::new(Collect::default());
+        let m = FollowMetrics::new("t", "service");
+        (c.clone(), LineReader::new(c, m, max))
+    }
+
+    #[test]
+    fn splits_and_buffers() {
+        let (c, mut r) = reader(8);
+        r.feed(b"ab\r\ncd");
+        r.feed(b"e\n\nfgh");
+        r.feed(b"\n");
+        assert_eq!(*c.0.lock().unwrap(), ["ab", "cde", "fgh"]);
+        assert_eq!(r.metrics().lines.get(), 3);
+    }
+
+    #[test]
+    fn truncates_long_lines_once() {
+        let (c, mut r) = reader(4);
+        r.feed(b"123456789\nab");
+        r.feed(b"cdefgh");
+        r.feed(b"ijk\nxy\n1234\n");
+        r.feed(b"12");
+        r.feed(b"34");
+        r.feed(b"\n");
+        assert_eq!(*c.0.lock().unwrap(), ["1234", "abcd", "xy", "1234", "1234"]);
+        assert_eq!(r.metrics().truncated.get(), 2);
+        assert!(r.pending.capacity() <= 64);
+    }
+
+    #[test]
+    fn datagrams_and_lossy_utf8() {
+        let (c, mut r) = reader(5);
+        r.datagram(b"<13>a\nb\xffc\n\0");
+        r.datagram(b"toolongline\0\0");
+        assert_eq!(*c.0.lock().unwrap(), ["<13>a", "b\u{fffd}c", "toolo"]);
+        assert_eq!(r.metrics().truncated.get(), 1);
+    }
+
+    #[test]
+    fn unsupported_cardinality_is_capped() {
+        let (_c, mut r) = reader(100);
+        for i in 0..100 {
+            r.feed(format!("?{i}\n?{i}\n").as_bytes());
+        }
+        assert_eq!(r.metrics().unsupported_total("?0"), 2);
+        assert_eq!(r.metrics().unsupported_total("?63"), 2);
+        assert_eq!(r.metrics().unsupported_total("?64"), 0);
+        assert_eq!(r.metrics().unsupported_total("other"), 72);
+    }
+
+    #[test]
+    fn finish_stream_delivers_partial() {
+        let (c, mut r) = reader(10);
+        r.feed(b"a\nbc");
+        r.finish_stream();
+        r.feed(b"d\n");
+        assert_eq!(*c.0.lock().unwrap(), ["a", "bc", "d"]);
+    }
+}

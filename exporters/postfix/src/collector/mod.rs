@@ -1,0 +1,4 @@
+//! Collectors of the Postfix exporter: one file per collector.
+
+pub mod qshape;
+pub mod queue;

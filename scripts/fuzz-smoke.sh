@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# A short fuzzing pass over every target of the cargo-fuzz crate in fuzz/, seeded with the
+# real captured fixtures. Exits non-zero on the first crash (panic, assertion, OOM, timeout);
+# the crashing input is left in fuzz/artifacts/<target>/.
+#
+# The toolchain is stable: cargo-fuzz needs nightly flags (-Zsanitizer, -Cpasses=sancov),
+# which RUSTC_BOOTSTRAP=1 unlocks. The sanitizer is `none`: the parsers forbid unsafe code,
+# so ASan would find nothing that a panic does not already show, and it triples build time.
+#
+# FUZZ_SECONDS (default 15) is the time per target; FUZZ_TARGETS overrides the target list.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+SECS=${FUZZ_SECONDS:-15}
+FIX=$ROOT/exporters/postfix/tests/fixtures
+export RUSTC_BOOTSTRAP=1
+
+if ! command -v cargo-fuzz >/dev/null 2>&1; then
+    cargo install cargo-fuzz --locked
+fi
+
+cd "$ROOT/fuzz"
+TARGETS=${FUZZ_TARGETS:-$(cargo fuzz list)}
+cargo fuzz build --sanitizer none $TARGETS
+
+CORPUS=$(mktemp -d /tmp/fuzz-corpus.XXXXXX)
+trap 'rm -rf "$CORPUS"' EXIT
+
+seed() { # seed TARGET FIND-ARGS...: copy matching fixtures into the target's corpus
+    local t=$1; shift
+    mkdir -p "$CORPUS/$t"
+    # Named by content hash: fixtures of different versions share file names.
+    find "$FIX" -type f \( "$@" \) -size -1M -print0 2>/dev/null |
+        while IFS= read -r -d '' f; do cp "$f" "$CORPUS/$t/$(sha1sum "$f" | cut -c1-16)"; done
+}
+
+status=0
+for t in $TARGETS; do
+    case $t in
+    showq) seed "$t" -name '*.bin' ;;
+    postqueue_json) seed "$t" -name '*.jsonl' ;;
+    mailq) seed "$t" -name 'mailq*.txt' ;;
+    qshape) seed "$t" -name 'qshape*.txt' ;;
+    postfix_log) seed "$t" -name '*.log' ;;
+    *) mkdir -p "$CORPUS/$t" ;;
+    esac
+    echo "== fuzz $t for ${SECS}s ($(ls "$CORPUS/$t" | wc -l) seeds)"
+    if ! cargo fuzz run --sanitizer none "$t" "$CORPUS/$t" -- \
+        -max_total_time="$SECS" -max_len=65536 -rss_limit_mb=2048 -timeout=10 \
+        -print_final_stats=1 2>"$CORPUS/$t.log"; then
+        tail -40 "$CORPUS/$t.log" >&2
+        echo "FAIL: fuzz target $t crashed (input in fuzz/artifacts/$t/)" >&2
+        status=1
+        break
+    fi
+    grep -E '^stat::(number_of_executed_units|peak_rss_mb)' "$CORPUS/$t.log" || true
+done
+exit $status

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Runs every check of the project, as CI does: installs what is missing, then formatting,
+# clippy, the build, all tests (unit, integration, end-to-end against real daemons, doc tests)
+# and the fuzz smoke run when scripts/fuzz-smoke.sh exists. Prints a summary; exits non-zero if
+# any step failed. Steps after a failed build are skipped.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+STEPS=()
+FAILED=0
+START=$SECONDS
+
+# run_step NAME CMD...: runs CMD, records its status and duration.
+run_step() {
+  local name="$1"; shift
+  local t0=$SECONDS rc=0
+  printf '\n==> %s: %s\n' "$name" "$*"
+  "$@" || rc=$?
+  local took=$((SECONDS - t0))
+  if [ "$rc" -eq 0 ]; then
+    STEPS+=("ok    ${took}s  $name")
+  else
+    STEPS+=("FAIL  ${took}s  $name (exit $rc)")
+    FAILED=$((FAILED + 1))
+  fi
+  return "$rc"
+}
+
+skip_step() { STEPS+=("skip        $1 ($2)"); }
+
+summary() {
+  printf '\n==> summary (%ss in total)\n' "$((SECONDS - START))"
+  printf '    %s\n' "${STEPS[@]}"
+  if [ "$FAILED" -eq 0 ]; then
+    printf '==> all steps passed\n'
+  else
+    printf '==> %s step(s) failed\n' "$FAILED"
+  fi
+}
+trap summary EXIT
+
+run_step "install dependencies" ./scripts/install-deps.sh || exit 1
+
+run_step "cargo fmt" cargo fmt --all --check || true
+run_step "cargo clippy" cargo clippy --workspace --all-targets -- -D warnings || true
+
+if run_step "cargo build" cargo build --workspace --bins; then
+  # The binaries were just built: the end-to-end harness must not rebuild them.
+  export E2E_NO_BUILD=1
+  if command -v cargo-nextest >/dev/null 2>&1; then
+    run_step "tests (nextest)" cargo nextest run --workspace --no-fail-fast || true
+    run_step "doc tests" cargo test --workspace --doc || true
+  else
+    run_step "tests (cargo test)" cargo test --workspace --no-fail-fast || true
+  fi
+else
+  skip_step "tests" "the build failed"
+fi
+
+if [ -f scripts/fuzz-smoke.sh ]; then
+  run_step "fuzz smoke" bash scripts/fuzz-smoke.sh || true
+else
+  skip_step "fuzz smoke" "no scripts/fuzz-smoke.sh"
+fi
+
+[ "$FAILED" -eq 0 ]

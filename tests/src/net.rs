@@ -1,0 +1,61 @@
+//! Loopback ports for test daemons.
+
+use std::collections::HashSet;
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+static HANDED_OUT: Mutex<Option<HashSet<u16>>> = Mutex::new(None);
+
+/// Lower bound of the kernel's ephemeral port range (outgoing connections use ports from there).
+fn ephemeral_low() -> u16 {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|p| p.parse().ok()))
+        .unwrap_or(32768)
+}
+
+/// A loopback TCP port that is free right now: bound on 127.0.0.1 (TCP and UDP) and released.
+///
+/// Ports are picked at random *below* the kernel's ephemeral range, not with `bind(:0)`:
+/// the daemons under test open many outgoing connections, and an ephemeral port taken by one of
+/// them between our release and the daemon's `bind` would fail the start. Within one process
+/// a port is never handed out twice.
+pub fn free_port() -> u16 {
+    let high = ephemeral_low().max(12_000);
+    let low = 10_000u16;
+    let state = RandomState::new();
+    let mut guard = HANDED_OUT.lock().unwrap_or_else(PoisonError::into_inner);
+    let used = guard.get_or_insert_with(HashSet::new);
+    for attempt in 0u64..10_000 {
+        let r = state.hash_one((attempt, std::process::id(), Instant::now()));
+        let span = u64::from(high - low);
+        let port = low + u16::try_from(r % span).unwrap_or(0);
+        if used.contains(&port) {
+            continue;
+        }
+        let tcp = TcpListener::bind(("127.0.0.1", port));
+        let udp = UdpSocket::bind(("127.0.0.1", port));
+        if tcp.is_ok() && udp.is_ok() {
+            used.insert(port);
+            return port;
+        }
+    }
+    // Fall back to the kernel's choice; still better than failing outright.
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(0)
+}
+
+/// `127.0.0.1:port`.
+pub fn loopback(port: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+/// Whether something accepts TCP connections on `addr`.
+pub fn tcp_open(addr: SocketAddr) -> bool {
+    TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_ok()
+}
