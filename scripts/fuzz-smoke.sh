@@ -21,7 +21,12 @@ fi
 
 cd "$ROOT/fuzz"
 TARGETS=${FUZZ_TARGETS:-$(cargo fuzz list)}
-cargo fuzz build --sanitizer none $TARGETS
+# One build for all targets (cargo fuzz build takes at most one target name).
+if [ -n "${FUZZ_TARGETS:-}" ]; then
+    for t in $TARGETS; do cargo fuzz build --sanitizer none "$t"; done
+else
+    cargo fuzz build --sanitizer none
+fi
 
 CORPUS=$(mktemp -d /tmp/fuzz-corpus.XXXXXX)
 trap 'rm -rf "$CORPUS"' EXIT

@@ -10,13 +10,30 @@ use postfix_exporter::logmetrics::{LogMetrics, LogMetricsOptions};
 use postfix_exporter::parse::log::{infer_daemon, parse_message, split_program};
 
 const DAEMONS: [&str; 14] = [
-    "", "smtp", "lmtp", "local", "pipe", "error", "qmgr", "smtpd", "cleanup", "bounce", "postscreen", "postsuper",
-    "pickup", "master",
+    "",
+    "smtp",
+    "lmtp",
+    "local",
+    "pipe",
+    "error",
+    "qmgr",
+    "smtpd",
+    "cleanup",
+    "bounce",
+    "postscreen",
+    "postsuper",
+    "pickup",
+    "master",
 ];
 
 fuzz_target!(|data: &[u8]| {
     static METRICS: OnceLock<LogMetrics> = OnceLock::new();
-    let m = METRICS.get_or_init(|| LogMetrics::new(LogMetricsOptions { label_cap: 4, ..Default::default() }));
+    let m = METRICS.get_or_init(|| {
+        LogMetrics::new(LogMetricsOptions {
+            label_cap: 4,
+            ..Default::default()
+        })
+    });
     let text = String::from_utf8_lossy(data);
     for line in text.split('\n') {
         let _ = m.process(line);

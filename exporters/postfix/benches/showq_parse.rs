@@ -15,8 +15,7 @@ const MESSAGES: u64 = 100_000;
 fn stream() -> Vec<u8> {
     let fixture = include_bytes!("../tests/fixtures/postfix-3.7/short-ids/showq-unix.bin");
     let mut shapes = Vec::new();
-    showq::read_stream(&fixture[..], &Limits::default(), |m| shapes.push(m))
-        .unwrap_or_default();
+    showq::read_stream(&fixture[..], &Limits::default(), |m| shapes.push(m)).unwrap_or_default();
     if shapes.is_empty() {
         shapes.push(QueuedMessage {
             queue: "deferred".into(),

@@ -107,15 +107,15 @@ pub fn qshape_domain(address: &str) -> String {
         d = d.replace("..", ".");
     }
     // qshape's `s/\.?(.+?)\.?$/$1/` keeps a lone "." as is.
-    if d.len() > 1 {
-        if let Some(s) = d.strip_prefix('.') {
-            d = s.to_string();
-        }
+    if d.len() > 1
+        && let Some(s) = d.strip_prefix('.')
+    {
+        d = s.to_string();
     }
-    if d.len() > 1 {
-        if let Some(s) = d.strip_suffix('.') {
-            d = s.to_string();
-        }
+    if d.len() > 1
+        && let Some(s) = d.strip_suffix('.')
+    {
+        d = s.to_string();
     }
     d
 }

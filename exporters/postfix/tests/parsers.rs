@@ -345,7 +345,10 @@ fn mailq_golden_details() {
         (msgs[16].queue.as_str(), msgs[16].forced_expire),
         ("deferred", true)
     );
-    assert_eq!((msgs[17].queue.as_str(), msgs[17].forced_expire), ("hold", true));
+    assert_eq!(
+        (msgs[17].queue.as_str(), msgs[17].forced_expire),
+        ("hold", true)
+    );
     // The long reason starts at column 0, then "(reason unavailable)" clears it.
     assert_eq!(
         msgs[0].recipients,
@@ -507,6 +510,20 @@ fn assert_table_matches(table: &QshapeTable, derived: &HashMap<String, (u64, Vec
     }
 }
 
+/// file, queues, tick (-t), buckets (-b), linear (-l), senders (-s), header labels,
+/// TOTAL, number of domain rows.
+type QshapeCase = (
+    &'static str,
+    &'static [&'static str],
+    i64,
+    usize,
+    bool,
+    bool,
+    &'static str,
+    u64,
+    usize,
+);
+
 fn labels(s: &str) -> Vec<String> {
     s.split_whitespace().map(str::to_owned).collect()
 }
@@ -516,7 +533,7 @@ fn qshape_golden_and_cross_checked() {
     let (msgs, _) = showq_all(&fixture("postfix-3.7/short-ids/showq-unix.bin"));
     let now = stamp("short-ids", "captured_after");
     let default_buckets = labels("5 10 20 40 80 160 320 640 1280 1280+");
-    let cases: [(&str, &[&str], i64, usize, bool, bool, &str, u64, usize); 5] = [
+    let cases: [QshapeCase; 5] = [
         (
             "qshape-deferred.txt",
             &["deferred"],
@@ -581,14 +598,13 @@ fn qshape_golden_and_cross_checked() {
         assert_eq!(t.total.domain, "TOTAL");
         assert_eq!(t.total.total, total, "{file}");
         assert_eq!(t.rows.len(), nrows, "{file}");
-        assert_table_matches(
-            t,
-            &derive(&msgs, queues, now, tick, bnum, linear, senders),
-        );
+        assert_table_matches(t, &derive(&msgs, queues, now, tick, bnum, linear, senders));
     }
     // Exact rows where the file shows something special.
-    let t = &qshape::parse(&text("postfix-3.7/short-ids/qshape-t1-b6-deferred-hold.txt"))
-        .unwrap()[0];
+    let t = &qshape::parse(&text(
+        "postfix-3.7/short-ids/qshape-t1-b6-deferred-hold.txt",
+    ))
+    .unwrap()[0];
     assert_eq!(
         t.total,
         QshapeRow {
@@ -615,12 +631,8 @@ fn qshape_golden_and_cross_checked() {
             counts: vec![9, 0, 0, 0, 0, 0, 0, 0, 0, 0]
         }
     );
-    assert_eq!(
-        t.rows[9].domain,
-        "+name-for-qshape-truncation.example.com"
-    );
-    let t = &qshape::parse(&text("postfix-3.7/short-ids/qshape-l-t2-b5-deferred.txt"))
-        .unwrap()[0];
+    assert_eq!(t.rows[9].domain, "+name-for-qshape-truncation.example.com");
+    let t = &qshape::parse(&text("postfix-3.7/short-ids/qshape-l-t2-b5-deferred.txt")).unwrap()[0];
     assert_eq!(
         t.rows[9].domain,
         "a-very-long-subdomain-name-for-qshape-truncation.example.com"
@@ -635,7 +647,11 @@ fn qshape_parent_domains() {
     let now = stamp("short-ids", "captured_after");
     let t = &qshape::parse(&text("postfix-3.7/short-ids/qshape-p-deferred.txt")).unwrap()[0];
     assert_eq!(t.rows.len(), 11);
-    let parents: Vec<_> = t.rows.iter().filter(|r| r.domain.starts_with('.')).collect();
+    let parents: Vec<_> = t
+        .rows
+        .iter()
+        .filter(|r| r.domain.starts_with('.'))
+        .collect();
     assert_eq!(
         parents,
         [&QshapeRow {
@@ -832,7 +848,10 @@ fn showq_3_11_recipient_fields() {
     assert_eq!(msgs[0].recipients.len(), 1);
     assert_eq!(msgs[0].recipients[0].address, "bob@example.com");
     assert_eq!(msgs[1].recipients[0].address, "erin@example.org");
-    assert_eq!(msgs[1].recipients[0].reason.as_deref(), Some("deferred transport"));
+    assert_eq!(
+        msgs[1].recipients[0].reason.as_deref(),
+        Some("deferred transport")
+    );
 }
 
 #[test]
@@ -870,7 +889,13 @@ fn showq_broken_streams() {
     let (msgs, r) = showq_all(&fixture("synthetic/showq-cut-mid-record.bin"));
     assert_eq!(ids(&msgs), ["58323CE0B2"]);
     assert!(
-        matches!(r, Err(ShowqError::Truncated { messages: 1, offset: 351 })),
+        matches!(
+            r,
+            Err(ShowqError::Truncated {
+                messages: 1,
+                offset: 351
+            })
+        ),
         "{r:?}"
     );
     let (msgs, r) = showq_all(&fixture("synthetic/showq-garbage-time.bin"));
@@ -890,7 +915,10 @@ fn showq_broken_streams() {
     // Nothing at all is not an empty queue.
     assert!(matches!(
         showq_all(b"").1,
-        Err(ShowqError::Truncated { offset: 0, messages: 0 })
+        Err(ShowqError::Truncated {
+            offset: 0,
+            messages: 0
+        })
     ));
 }
 
@@ -950,7 +978,10 @@ fn showq_3_0_text_stream() {
     let sum = sum.unwrap();
     assert!(sum.text_format);
     assert_eq!(sum.messages, 4);
-    assert_eq!(ids(&msgs), ["8A1C61A2B4", "9B2D72B3C5", "AC3E83C4D6", "BD4F94D5E7"]);
+    assert_eq!(
+        ids(&msgs),
+        ["8A1C61A2B4", "9B2D72B3C5", "AC3E83C4D6", "BD4F94D5E7"]
+    );
     assert_eq!(
         msgs.iter().map(|m| m.queue.as_str()).collect::<Vec<_>>(),
         ["active", "deferred", "hold", "maildrop"]
@@ -958,6 +989,17 @@ fn showq_3_0_text_stream() {
     // The text path uses the real clock: only check what does not depend on it.
     assert!(msgs[0].arrival_time.is_some());
     assert_eq!(msgs[2].arrival_time, None);
+    let (msgs, sum) = showq_all(b"Mail queue is empty\n");
+    assert!(msgs.is_empty());
+    assert!(sum.unwrap().text_format);
+    // A binary stream cut before its first NUL is not mistaken for text.
+    assert!(matches!(
+        showq_all(b"protocol").1,
+        Err(ShowqError::Truncated {
+            offset: 8,
+            messages: 0
+        })
+    ));
 }
 
 #[test]
@@ -1061,7 +1103,12 @@ fn postqueue_json_3_11_and_bad_lines() {
     assert_eq!(
         msgs[0].recipients,
         [
-            rcpt311(Some("info@example.com"), "bob@example.com", None, Some(REFUSED)),
+            rcpt311(
+                Some("info@example.com"),
+                "bob@example.com",
+                None,
+                Some(REFUSED)
+            ),
             rcpt311(
                 None,
                 "carol@example.com",

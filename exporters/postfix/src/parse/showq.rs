@@ -113,7 +113,7 @@ const SNIFF_BYTES: usize = 128;
 /// `Truncated`: showq always sends at least the end marker. Bytes after the end marker are
 /// not read.
 ///
-/// Postfix ≤ 3.0 text (no NUL in the first 128 bytes, and the `-Queue ID-` heading or
+/// Postfix ≤ 3.0 text (no NUL in the first 128 bytes, and the `Queue ID` heading or
 /// `Mail queue is empty` first) is parsed with
 /// [`mailq::read_stream`] using the current time and the local time zone, and reported with
 /// [`StreamSummary::text_format`] set; there only the recipient limit applies (lines are
@@ -163,12 +163,14 @@ pub fn read_stream<R: Read>(
     Ok(parser.summary)
 }
 
-/// Postfix ≤ 3.0 showq text starts with the `-Queue ID-` heading or `Mail queue is empty`
+/// Postfix ≤ 3.0 showq text starts with the `-Queue ID-` heading (`----Queue ID-----` with
+/// long IDs) or `Mail queue is empty`
 /// and has no NUL. Requiring the heading too keeps a binary stream cut short (no NUL yet)
 /// from being taken for text.
 fn looks_like_text(head: &[u8]) -> bool {
     !head.contains(&0)
-        && (head.starts_with(b"-Queue ID-") || head.starts_with(b"Mail queue is empty"))
+        && ((head.starts_with(b"-") && head.windows(8).any(|w| w == b"Queue ID"))
+            || head.starts_with(b"Mail queue is empty"))
 }
 
 /// The attribute-stream state: a reader, reusable token buffers and the running summary.
