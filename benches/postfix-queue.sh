@@ -143,6 +143,8 @@ fi
 for _ in $(seq 100); do [ -S "$QUEUE/public/showq" ] && [ -n "$(master_pid)" ] && break; sleep 0.1; done
 [ -S "$QUEUE/public/showq" ] || { echo "no showq socket" >&2; exit 1; }
 SHOWQ=$QUEUE/public/showq
+# The real interpreter without site (a pyenv shim adds ~100 ms, site ~30 ms to every start).
+PY=$(python3 -c 'import sys; print(sys.executable)')
 
 # ---------------------------------------------------------------------------------------
 # Fill: 4 recipient domains, 40/30/20/10 %.
@@ -200,7 +202,7 @@ while True:
     if out:
         out.write(b)
 EOF
-python3 "$W/showq_read.py" "$SHOWQ" "$W/showq.bin"
+"$PY" -S -E "$W/showq_read.py" "$SHOWQ" "$W/showq.bin"
 printf 'showq\tbytes\t%s\n' "$(stat -c %s "$W/showq.bin")" >>"$RES"
 
 now_ns() { date +%s%N; }
@@ -266,7 +268,7 @@ hyperfine -N --style basic --warmup 1 --runs "$HF_RUNS" --export-json "$W/hyperf
     -n kumina_scrape "curl -sf -o /dev/null --max-time 120 http://127.0.0.1:$KUM_PORT/metrics" \
     -n postqueue_j "postqueue -c $CONF -j" \
     -n qshape "qshape -c $CONF deferred" \
-    -n showq_raw "python3 $W/showq_read.py $SHOWQ" \
+    -n showq_raw "$PY -S -E $W/showq_read.py $SHOWQ" \
     -n exporter_parse "$EXP print --format showq $W/showq.bin" >&2
 printf 'exporter\tscrape_hwm_kib\t%s\nkumina\thwm_kib\t%s\n' "$(hwm_kib "$EXP_PID")" "$(hwm_kib "$KUM_PID")" >>"$RES"
 curl -sf "http://127.0.0.1:$EXP_PORT/metrics" | wc -c | sed 's/^ */exporter\tscrape_bytes\t/' >>"$RES"

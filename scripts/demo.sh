@@ -242,8 +242,10 @@ while true; do
   done
   if [ -n "$deadline" ] && [ "$SECONDS" -ge "$deadline" ]; then
     log "DEMO_DURATION reached"
-    up="$(curl -fsS "http://127.0.0.1:$VM_PORT/api/v1/query" --data-urlencode 'query=up{job="postfix"}' || true)"
-    log "VictoriaMetrics says: $up"
+    for q in 'up{job="postfix"}' 'postfix_queue_messages{queue="deferred"}'; do
+      log "VictoriaMetrics: $q = $(curl -fsS "http://127.0.0.1:$VM_PORT/api/v1/query" \
+        --data-urlencode "query=$q" | sed -n 's/.*"value":\[[^,]*,"\([^"]*\)".*/\1/p')"
+    done
     exit 0
   fi
   sleep 1

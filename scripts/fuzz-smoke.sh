@@ -35,7 +35,7 @@ seed() { # seed TARGET FIND-ARGS...: copy matching fixtures into the target's co
     local t=$1; shift
     mkdir -p "$CORPUS/$t"
     # Named by content hash: fixtures of different versions share file names.
-    find "$FIX" -type f \( "$@" \) -size -1M -print0 2>/dev/null |
+    find "$FIX" -type f \( "$@" \) -size -1024k -print0 2>/dev/null |
         while IFS= read -r -d '' f; do cp "$f" "$CORPUS/$t/$(sha1sum "$f" | cut -c1-16)"; done
 }
 

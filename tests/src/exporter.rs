@@ -137,7 +137,11 @@ pub fn exporter_help(bin: &str) -> Result<String> {
 /// `--no-collector.<name>` for every collector `<bin> --help` lists, in order: the flags
 /// that turn every collector off, whatever collectors the binary has today.
 pub fn all_collectors_off(bin: &str) -> Result<Vec<String>> {
-    let help = exporter_help(bin)?;
+    Ok(collector_off_flags(&exporter_help(bin)?))
+}
+
+/// The distinct `--no-collector.<name>` flags mentioned in a `--help` text, in order.
+pub fn collector_off_flags(help: &str) -> Vec<String> {
     let mut flags: Vec<String> = Vec::new();
     for word in help.split(|c: char| c.is_whitespace() || c == ',' || c == '=') {
         if let Some(name) = word.strip_prefix("--no-collector.")
@@ -152,7 +156,7 @@ pub fn all_collectors_off(bin: &str) -> Result<Vec<String>> {
             }
         }
     }
-    Ok(flags)
+    flags
 }
 
 /// A running exporter on a free loopback port.
@@ -253,5 +257,21 @@ impl Exporter {
     /// The temp dir holding the log.
     pub fn dir(&self) -> &Path {
         self.dir.path()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_collector_off_flags_in_help() {
+        let help = "Collectors:\n      --collector.queue  Enable the queue collector [enabled]\n      \
+                    --no-collector.queue\n          Disable the queue collector\n      \
+                    --no-collector.log=<X>, --no-collector.queue\n";
+        assert_eq!(
+            collector_off_flags(help),
+            ["--no-collector.queue", "--no-collector.log"]
+        );
     }
 }

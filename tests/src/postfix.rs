@@ -90,6 +90,15 @@ impl Postfix {
     /// smtpd (and the showq inet service) accept connections and the master's
     /// `daemon started` line is in the log file.
     pub fn start(opts: PostfixOptions) -> Result<Postfix> {
+        use std::os::unix::fs::MetadataExt;
+        // /proc/self belongs to the process' effective uid; no unsafe getuid() needed.
+        if std::fs::metadata("/proc/self")
+            .map(|m| m.uid())
+            .unwrap_or(0)
+            != 0
+        {
+            bail!("Postfix test instances need root (postfix start, chown to the postfix user)");
+        }
         let dir = temp_dir("postfix-")?;
         let base = dir.path().to_path_buf();
         // Postfix processes run as `postfix` and must traverse to the queue directory.

@@ -58,7 +58,10 @@ fn counters_equal_the_traffic_sent_across_logrotate() {
     let log = pf.log_path().display().to_string();
     let e = Exporter::start(
         "postfix-exporter",
-        &["--no-collector.queue", &format!("--postfix.logfile_path={log}")],
+        &[
+            "--no-collector.queue",
+            &format!("--postfix.logfile_path={log}"),
+        ],
     )
     .unwrap();
     // The follower starts at the end of the existing log: Postfix's start-up lines are not counted.
@@ -68,16 +71,21 @@ fn counters_equal_the_traffic_sent_across_logrotate() {
     // Before the rotation: 5 sent over SMTP, 3 bounced by the rejecting sink (each bounce
     // notifies root, delivered locally), 2 local deliveries.
     for i in 0..5 {
-        pf.sendmail("root@mx.test.local", &[&format!("u{i}@sink.test")], body).unwrap();
+        pf.sendmail("root@mx.test.local", &[&format!("u{i}@sink.test")], body)
+            .unwrap();
     }
     for i in 0..3 {
-        pf.sendmail("root@mx.test.local", &[&format!("b{i}@bounce.test")], body).unwrap();
+        pf.sendmail("root@mx.test.local", &[&format!("b{i}@bounce.test")], body)
+            .unwrap();
     }
     for _ in 0..2 {
-        pf.sendmail("alice@mx.test.local", &["root@mx.test.local"], body).unwrap();
+        pf.sendmail("alice@mx.test.local", &["root@mx.test.local"], body)
+            .unwrap();
     }
-    pf.wait_log("status=sent", 5 + 3 + 2, Duration::from_secs(60)).unwrap();
-    pf.wait_log("status=bounced", 3, Duration::from_secs(60)).unwrap();
+    pf.wait_log("status=sent", 5 + 3 + 2, Duration::from_secs(60))
+        .unwrap();
+    pf.wait_log("status=bounced", 3, Duration::from_secs(60))
+        .unwrap();
     pf.wait_queue_settled(Duration::from_secs(60)).unwrap();
     wait_metric(&e, "postfix_deliveries_total", &[("status", "sent")], 10.0);
 
@@ -86,22 +94,51 @@ fn counters_equal_the_traffic_sent_across_logrotate() {
     // After the rotation: 4 deferred on the closed relayhost, 2 unknown local users and 1
     // relay attempt from a "remote" client, each in its own SMTP session.
     for i in 0..4 {
-        pf.sendmail("alice@mx.test.local", &[&format!("x{i}@example.com")], body).unwrap();
+        pf.sendmail("alice@mx.test.local", &[&format!("x{i}@example.com")], body)
+            .unwrap();
     }
     for i in 0..2 {
-        let t = smtp_session(pf.smtp_addr(), "alice@sink.test", &[&format!("nosuchuser{i}@mx.test.local")], body).unwrap();
+        let t = smtp_session(
+            pf.smtp_addr(),
+            "alice@sink.test",
+            &[&format!("nosuchuser{i}@mx.test.local")],
+            body,
+        )
+        .unwrap();
         assert!(t.iter().any(|l| l.contains("-> 550")), "{t:?}");
     }
     let out = Command::new("swaks")
-        .args(["--server", &pf.smtp_addr().to_string(), "--xclient", "ADDR=192.0.2.10 NAME=client.example.net"])
-        .args(["--from", "spammer@example.net", "--to", "victim@example.org", "--quit-after", "RCPT"])
+        .args([
+            "--server",
+            &pf.smtp_addr().to_string(),
+            "--xclient",
+            "ADDR=192.0.2.10 NAME=client.example.net",
+        ])
+        .args([
+            "--from",
+            "spammer@example.net",
+            "--to",
+            "victim@example.org",
+            "--quit-after",
+            "RCPT",
+        ])
         .output()
         .expect("swaks (scripts/install-deps.sh installs it)");
-    assert!(String::from_utf8_lossy(&out.stdout).contains("454 4.7.1"), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("454 4.7.1"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     pf.wait_deferred(4, Duration::from_secs(60)).unwrap();
-    pf.wait_log("Relay access denied", 1, Duration::from_secs(30)).unwrap();
+    pf.wait_log("Relay access denied", 1, Duration::from_secs(30))
+        .unwrap();
 
-    let m = wait_metric(&e, "postfix_deliveries_total", &[("status", "deferred")], 4.0);
+    let m = wait_metric(
+        &e,
+        "postfix_deliveries_total",
+        &[("status", "deferred")],
+        4.0,
+    );
     let m = {
         // smtpd's disconnect line for the last session may come a moment after the reject.
         let _ = m;
@@ -109,30 +146,129 @@ fn counters_equal_the_traffic_sent_across_logrotate() {
     };
 
     let d = "postfix_deliveries_total";
-    assert_eq!(sum(&m, d, &[("daemon", "smtp"), ("status", "sent"), ("dsn_class", "2")]), 5.0);
-    assert_eq!(sum(&m, d, &[("daemon", "smtp"), ("status", "bounced"), ("dsn_class", "5")]), 3.0);
-    assert_eq!(sum(&m, d, &[("daemon", "local"), ("status", "sent")]), 2.0 + 3.0);
-    assert_eq!(sum(&m, d, &[("status", "deferred"), ("dsn_class", "4")]), 4.0);
-    assert_eq!(sum(&m, d, &[("postfix_instance", "postfix")]), 5.0 + 3.0 + 5.0 + 4.0);
+    assert_eq!(
+        sum(
+            &m,
+            d,
+            &[("daemon", "smtp"), ("status", "sent"), ("dsn_class", "2")]
+        ),
+        5.0
+    );
+    assert_eq!(
+        sum(
+            &m,
+            d,
+            &[
+                ("daemon", "smtp"),
+                ("status", "bounced"),
+                ("dsn_class", "5")
+            ]
+        ),
+        3.0
+    );
+    assert_eq!(
+        sum(&m, d, &[("daemon", "local"), ("status", "sent")]),
+        2.0 + 3.0
+    );
+    assert_eq!(
+        sum(&m, d, &[("status", "deferred"), ("dsn_class", "4")]),
+        4.0
+    );
+    assert_eq!(
+        sum(&m, d, &[("postfix_instance", "postfix")]),
+        5.0 + 3.0 + 5.0 + 4.0
+    );
     // kumina-compatible views of the same events.
-    assert_eq!(sum(&m, "postfix_smtp_messages_processed_total", &[("status", "sent")]), 5.0);
-    assert_eq!(sum(&m, "postfix_smtp_messages_processed_total", &[("status", "bounced")]), 3.0);
-    assert_eq!(sum(&m, "postfix_bounce_non_delivery_notification_total", &[]), 3.0);
+    assert_eq!(
+        sum(
+            &m,
+            "postfix_smtp_messages_processed_total",
+            &[("status", "sent")]
+        ),
+        5.0
+    );
+    assert_eq!(
+        sum(
+            &m,
+            "postfix_smtp_messages_processed_total",
+            &[("status", "bounced")]
+        ),
+        3.0
+    );
+    assert_eq!(
+        sum(&m, "postfix_bounce_non_delivery_notification_total", &[]),
+        3.0
+    );
     // Removed: 5 sent + 3 bounced originals + 3 notifications + 2 local; deferred stay.
     assert_eq!(sum(&m, "postfix_qmgr_messages_removed_total", &[]), 13.0);
     // cleanup saw every submitted message plus the 3 notifications.
-    assert_eq!(sum(&m, "postfix_cleanup_messages_processed_total", &[]), 5.0 + 3.0 + 2.0 + 4.0 + 3.0);
+    assert_eq!(
+        sum(&m, "postfix_cleanup_messages_processed_total", &[]),
+        5.0 + 3.0 + 2.0 + 4.0 + 3.0
+    );
     // Delays are observed for final outcomes only: 8 by smtp, 5 by local, never for deferrals.
-    assert_eq!(sum(&m, "postfix_delivery_delay_seconds_count", &[("daemon", "smtp"), ("stage", "total")]), 8.0);
-    assert_eq!(sum(&m, "postfix_delivery_delay_seconds_count", &[("daemon", "local"), ("stage", "total")]), 5.0);
-    assert_eq!(sum(&m, "postfix_smtp_delivery_delay_seconds_count", &[("stage", "transmission")]), 8.0);
+    assert_eq!(
+        sum(
+            &m,
+            "postfix_delivery_delay_seconds_count",
+            &[("daemon", "smtp"), ("stage", "total")]
+        ),
+        8.0
+    );
+    assert_eq!(
+        sum(
+            &m,
+            "postfix_delivery_delay_seconds_count",
+            &[("daemon", "local"), ("stage", "total")]
+        ),
+        5.0
+    );
+    assert_eq!(
+        sum(
+            &m,
+            "postfix_smtp_delivery_delay_seconds_count",
+            &[("stage", "transmission")]
+        ),
+        8.0
+    );
     // smtpd: 3 sessions, 2 unknown users (550) and 1 relay denial (454).
     assert_eq!(sum(&m, "postfix_smtpd_connects_total", &[]), 3.0);
-    assert_eq!(sum(&m, "postfix_smtpd_messages_rejected_total", &[("code", "550")]), 2.0);
-    assert_eq!(sum(&m, "postfix_smtpd_messages_rejected_total", &[("code", "454")]), 1.0);
-    assert_eq!(sum(&m, "postfix_smtpd_rejects_total", &[("reason", "unknown_user"), ("stage", "RCPT")]), 2.0);
-    assert_eq!(sum(&m, "postfix_smtpd_rejects_total", &[("reason", "relay_denied"), ("enhanced_code", "4.7.1")]), 1.0);
+    assert_eq!(
+        sum(
+            &m,
+            "postfix_smtpd_messages_rejected_total",
+            &[("code", "550")]
+        ),
+        2.0
+    );
+    assert_eq!(
+        sum(
+            &m,
+            "postfix_smtpd_messages_rejected_total",
+            &[("code", "454")]
+        ),
+        1.0
+    );
+    assert_eq!(
+        sum(
+            &m,
+            "postfix_smtpd_rejects_total",
+            &[("reason", "unknown_user"), ("stage", "RCPT")]
+        ),
+        2.0
+    );
+    assert_eq!(
+        sum(
+            &m,
+            "postfix_smtpd_rejects_total",
+            &[("reason", "relay_denied"), ("enhanced_code", "4.7.1")]
+        ),
+        1.0
+    );
     // The rotation was followed, and nothing was lost or read twice (the exact counts above).
-    assert_eq!(sum(&m, "postfix_log_rotations_total", &[("kind", "rename")]), 1.0);
+    assert_eq!(
+        sum(&m, "postfix_log_rotations_total", &[("kind", "rename")]),
+        1.0
+    );
     assert_eq!(sum(&m, "postfix_log_source_up", &[]), 1.0);
 }

@@ -4,6 +4,9 @@
 //!
 //! `cargo bench -p postfix-exporter --bench log_parse`; numbers in docs/benchmarks-postfix-log.md.
 
+// A benchmark without its fixture has nothing to measure: failing loudly is right.
+#![allow(clippy::expect_used)]
+
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -15,7 +18,10 @@ use postfix_exporter::parse::log::{parse_message, split_program};
 const MIN_LINES: usize = 2_000_000;
 
 fn big_log() -> String {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/maillog/postfix-3.7.log");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/maillog/postfix-3.7.log"
+    );
     let real = std::fs::read_to_string(path).expect("fixture");
     let n = real.lines().count().max(1);
     real.repeat(MIN_LINES.div_ceil(n))
@@ -25,7 +31,9 @@ fn bench(c: &mut Criterion) {
     let log = big_log();
     let lines: Vec<&str> = log.lines().collect();
     let mut g = c.benchmark_group("postfix_log");
-    g.sample_size(10).measurement_time(Duration::from_secs(20)).throughput(Throughput::Elements(lines.len() as u64));
+    g.sample_size(10)
+        .measurement_time(Duration::from_secs(20))
+        .throughput(Throughput::Elements(lines.len() as u64));
 
     g.bench_function("handle_line", |b| {
         let m = LogMetrics::new(LogMetricsOptions::default());

@@ -264,10 +264,10 @@ impl BoundedLabel {
         if value.is_empty() {
             return self.empty.clone();
         }
-        if let Some(allow) = &self.allow {
-            if !allow.contains(value) {
-                return self.other.clone();
-            }
+        if let Some(allow) = &self.allow
+            && !allow.contains(value)
+        {
+            return self.other.clone();
         }
         {
             let values = self.values.read().unwrap_or_else(PoisonError::into_inner);
@@ -822,14 +822,20 @@ impl LogMetrics {
             v
         };
         drop(last);
-        if let Some(v) = value {
-            if v > self.last_line_timestamp.get() {
-                self.last_line_timestamp.set(v);
-            }
+        if let Some(v) = value
+            && v > self.last_line_timestamp.get()
+        {
+            self.last_line_timestamp.set(v);
         }
     }
 
     /// Parses one complete log line and updates the metrics; see [`LineHandler`].
+    ///
+    /// A line without a known prefix is `Unsupported("unknown")`; a line from a program
+    /// that is not a Postfix syslog_name is counted in `postfix_log_foreign_lines_total`
+    /// and `Handled`; a Postfix line of an unknown shape is `Unsupported(daemon)` with the
+    /// daemon from the closed set (`other` for unknown daemons). Lines read and
+    /// unsupported lines are counted by the follower, not here.
     pub fn process(&self, line: &str) -> LineOutcome {
         let Some(parsed) = logline::parse(line) else {
             return LineOutcome::Unsupported("unknown".to_string());

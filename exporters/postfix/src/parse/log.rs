@@ -866,11 +866,7 @@ fn parse_smtpd<'a>(body: &'a str, severity: Option<Severity>) -> Event<'a> {
         return Event::Info;
     }
     match body.as_bytes().first() {
-        Some(b'c') => {
-            if body.starts_with("connect from ") {
-                return Event::SmtpdConnect;
-            }
-        }
+        Some(b'c') if body.starts_with("connect from ") => return Event::SmtpdConnect,
         Some(b'd') => {
             if let Some(rest) = body.strip_prefix("disconnect from ") {
                 let stats = rest.split_once(' ').map_or("", |(_, s)| s);
@@ -976,20 +972,20 @@ fn parse_action<'a>(queue_id: Option<&'a str>, rest: &'a str) -> Option<ActionLi
 fn split_reply(reply: &str) -> (Option<u16>, Option<&str>, &str) {
     let mut text = reply;
     let mut code = None;
-    if let Some((c, t)) = text.split_once(' ') {
-        if c.len() == 3 && matches!(c.as_bytes().first(), Some(b'2'..=b'5')) {
-            if let Ok(n) = c.parse::<u16>() {
-                code = Some(n);
-                text = t;
-            }
-        }
+    if let Some((c, t)) = text.split_once(' ')
+        && c.len() == 3
+        && matches!(c.as_bytes().first(), Some(b'2'..=b'5'))
+        && let Ok(n) = c.parse::<u16>()
+    {
+        code = Some(n);
+        text = t;
     }
     let mut enhanced = None;
-    if let Some((e, t)) = text.split_once(' ') {
-        if is_dsn(e) {
-            enhanced = Some(e);
-            text = t;
-        }
+    if let Some((e, t)) = text.split_once(' ')
+        && is_dsn(e)
+    {
+        enhanced = Some(e);
+        text = t;
     }
     (code, enhanced, text)
 }

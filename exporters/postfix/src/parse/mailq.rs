@@ -23,7 +23,8 @@
 //! * The arrival time has no year and no zone (`asctime(localtime())` cut to 19–20
 //!   characters). The year is the latest one, at most 28 years back, in which that date falls
 //!   on the printed weekday and is not later than `now` plus one day (clock skew); the zone
-//!   is the one the caller passes ([`read_stream`] uses the machine's local zone).
+//!   is the one the caller passes ([`read_stream`] uses the machine's local zone; a time in a
+//!   DST fold resolves to the earlier instant, one in a gap is shifted forward).
 //! * Postfix ≤ 3.0 wrote the same text from the showq daemon itself, with the status
 //!   character glued to the ID (`%-10s%c%8ld`), `??` for an unknown arrival time and
 //!   `(maildrop queue, sender UID N)` in place of the sender of unreadable maildrop files
@@ -346,7 +347,7 @@ pub fn infer_arrival(
     let s: i8 = parts.next()?.parse().ok()?;
     let time = Time::new(h, mi, s, 0).ok()?;
     let latest = now.as_second().saturating_add(86_400);
-    let this_year = now.to_zoned(tz.clone()).year();
+    let this_year = tz.to_datetime(now).year();
     for year in (this_year.saturating_sub(28)..=this_year).rev() {
         let Ok(date) = Date::new(year, mon, day) else {
             continue;
@@ -354,10 +355,10 @@ pub fn infer_arrival(
         if date.weekday() != wday {
             continue;
         }
-        let Ok(zoned) = DateTime::from_parts(date, time).to_zoned(tz.clone()) else {
+        let Ok(ts) = tz.to_timestamp(DateTime::from_parts(date, time)) else {
             continue;
         };
-        let secs = zoned.timestamp().as_second();
+        let secs = ts.as_second();
         if secs <= latest {
             return Some(secs);
         }
