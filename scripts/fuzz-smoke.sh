@@ -7,11 +7,12 @@
 # which RUSTC_BOOTSTRAP=1 unlocks. The sanitizer is `none`: the parsers forbid unsafe code,
 # so ASan would find nothing that a panic does not already show, and it triples build time.
 #
-# FUZZ_SECONDS (default 15) is the time per target; FUZZ_TARGETS overrides the target list.
+# Built with the dev profile: a smoke run needs a quick build more than fast executions.
+# FUZZ_SECONDS (default 10) is the time per target; FUZZ_TARGETS overrides the target list.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-SECS=${FUZZ_SECONDS:-15}
+SECS=${FUZZ_SECONDS:-10}
 FIX=$ROOT/exporters/postfix/tests/fixtures
 export RUSTC_BOOTSTRAP=1
 
@@ -23,9 +24,9 @@ cd "$ROOT/fuzz"
 TARGETS=${FUZZ_TARGETS:-$(cargo fuzz list)}
 # One build for all targets (cargo fuzz build takes at most one target name).
 if [ -n "${FUZZ_TARGETS:-}" ]; then
-    for t in $TARGETS; do cargo fuzz build --sanitizer none "$t"; done
+    for t in $TARGETS; do cargo fuzz build --dev --sanitizer none "$t"; done
 else
-    cargo fuzz build --sanitizer none
+    cargo fuzz build --dev --sanitizer none
 fi
 
 CORPUS=$(mktemp -d /tmp/fuzz-corpus.XXXXXX)
@@ -50,7 +51,7 @@ for t in $TARGETS; do
     *) mkdir -p "$CORPUS/$t" ;;
     esac
     echo "== fuzz $t for ${SECS}s ($(ls "$CORPUS/$t" | wc -l) seeds)"
-    if ! cargo fuzz run --sanitizer none "$t" "$CORPUS/$t" -- \
+    if ! cargo fuzz run --dev --sanitizer none "$t" "$CORPUS/$t" -- \
         -max_total_time="$SECS" -max_len=65536 -rss_limit_mb=2048 -timeout=10 \
         -print_final_stats=1 2>"$CORPUS/$t.log"; then
         tail -40 "$CORPUS/$t.log" >&2

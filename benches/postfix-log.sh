@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# File-to-metrics throughput of the Postfix log collector, side by side in one run with
+# kumina's prometheus-postfix-exporter (and mtail's postfix program when Debian ships it),
+# all fed the same log: the real captured Postfix 3.7 log repeated to >= N lines (default
+# 2,000,000). Both exporters tail from EOF, so each is started on an empty file which is then
+# appended in one go; the time is measured until the exporter has read every line (ours:
+# postfix_log_lines_total; kumina: its counters stop moving). Peak RSS (VmHWM) is read after
+# half and after all of the file to show that memory stays flat whatever the log size.
+# Usage: benches/postfix-log.sh [N]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${1:-2000000}
+FIX=exporters/postfix/tests/fixtures/maillog/postfix-3.7.log
+command -v prometheus-postfix-exporter >/dev/null || {
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus-postfix-exporter >/dev/null; }
+cargo build --release --bin postfix-exporter >/dev/null 2>&1 || cargo build --release --bin postfix-exporter
+DIR=$(mktemp -d /tmp/logbench.XXXXXX)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$DIR"; }
+trap cleanup EXIT
+per=$(wc -l <"$FIX")
+reps=$(( (N + per - 1) / per ))
+for _ in $(seq 1 "$reps"); do cat "$FIX"; done >"$DIR/big.log"
+lines=$(wc -l <"$DIR/big.log")
+half=$(( reps / 2 ))
+for _ in $(seq 1 "$half"); do cat "$FIX"; done >"$DIR/half.log"
+freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+metric() { curl -s "http://127.0.0.1:$1/metrics" | awk -v m="$2" '$1==m && !done {print $2; done=1}'; }
+hwm() { awk '/^VmHWM/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
+now() { date +%s.%N; }
+
+# --- ours ---
+: >"$DIR/ours.log"
+p1=$(freeport)
+./target/release/postfix-exporter --web.listen-address="127.0.0.1:$p1" --no-collector.queue \
+  --postfix.logfile_path="$DIR/ours.log" >"$DIR/ours.out" 2>&1 &
+ours=$!; pids+=("$ours")
+until curl -sf "http://127.0.0.1:$p1/-/ready" >/dev/null; do sleep 0.1; done
+sleep 0.5
+t0=$(now)
+cat "$DIR/half.log" >>"$DIR/ours.log"
+until [ "$(metric "$p1" postfix_log_lines_total)" = "$(wc -l <"$DIR/half.log")" ]; do sleep 0.05; done
+ours_half_hwm=$(hwm "$ours")
+cat "$DIR/half.log" >>"$DIR/ours.log"
+want=$(( 2 * $(wc -l <"$DIR/half.log") ))
+until [ "$(metric "$p1" postfix_log_lines_total)" = "$want" ]; do sleep 0.05; done
+t1=$(now)
+ours_hwm=$(hwm "$ours")
+ours_lines=$want
+ours_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN {print b-a}')
+ours_connects=$(metric "$p1" postfix_smtpd_connects_total)
+
+# --- kumina ---
+: >"$DIR/kumina.log"
+p2=$(freeport)
+prometheus-postfix-exporter --web.listen-address="127.0.0.1:$p2" --postfix.showq_path="$DIR/none" \
+  --postfix.logfile_path="$DIR/kumina.log" >"$DIR/kumina.out" 2>&1 &
+kum=$!; pids+=("$kum")
+until curl -sf "http://127.0.0.1:$p2/metrics" >/dev/null; do sleep 0.1; done
+sleep 0.5
+t0=$(now)
+cat "$DIR/big.log" >>"$DIR/kumina.log"
+last=""; stable=0; tlast=$(now)
+while [ $stable -lt 10 ]; do
+  v=$(metric "$p2" postfix_smtpd_connects_total)
+  if [ "$v" = "$last" ] && [ -n "$v" ]; then stable=$((stable + 1)); else stable=0; last=$v; tlast=$(now); fi
+  sleep 0.2
+done
+kum_hwm=$(hwm "$kum")
+kum_s=$(awk -v a="$t0" -v b="$tlast" 'BEGIN {print b-a}')
+
+awk -v ol="$ours_lines" -v os="$ours_s" -v oh="$ours_hwm" -v ohh="$ours_half_hwm" -v oc="$ours_connects" \
+    -v kl="$lines" -v ks="$kum_s" -v kh="$kum_hwm" -v kc="$last" 'BEGIN {
+  printf "| exporter | lines | seconds | lines/s | peak RSS MiB | smtpd connects counted |\n|---|---|---|---|---|---|\n"
+  printf "| ours (release, file follower) | %d | %.2f | %.0f | %s (%s after half) | %s |\n", ol, os, ol/os, oh, ohh, oc
+  printf "| kumina 0.3.0 | %d | %.2f | %.0f | %s | %s |\n", kl, ks, kl/ks, kh, kc
+  printf "ratio: %.1fx\n", (ol/os)/(kl/ks) }'
