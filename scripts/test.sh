@@ -38,8 +38,17 @@ summary() {
   else
     printf '==> %s step(s) failed\n' "$FAILED"
   fi
+  # nextest's own closing line scrolls away behind the fuzz run: repeat its counts last.
+  local line passed failed
+  line=$(grep -E 'tests run: [0-9]+ passed' target/nextest.log 2>/dev/null | tail -n 1 || true)
+  if [ -n "$line" ]; then
+    passed=$(sed -E 's/.* ([0-9]+) passed.*/\1/' <<<"$line")
+    failed=$(grep -oE '[0-9]+ failed' <<<"$line" | grep -oE '[0-9]+' || echo 0)
+    printf 'tests: %s passed, %s failed\n' "$passed" "${failed:-0}"
+  fi
 }
 trap summary EXIT
+rm -f target/nextest.log
 
 run_step "install dependencies" ./scripts/install-deps.sh || exit 1
 
@@ -50,7 +59,9 @@ if run_step "cargo build" cargo build --workspace --bins; then
   # The binaries were just built: the end-to-end harness must not rebuild them.
   export E2E_NO_BUILD=1
   if command -v cargo-nextest >/dev/null 2>&1; then
-    run_step "tests (nextest)" cargo nextest run --workspace --no-fail-fast || true
+    mkdir -p target
+    run_step "tests (nextest)" bash -o pipefail -c \
+      'cargo nextest run --workspace --no-fail-fast 2>&1 | tee target/nextest.log' || true
     run_step "doc tests" cargo test --workspace --doc || true
   else
     run_step "tests (cargo test)" cargo test --workspace --no-fail-fast || true

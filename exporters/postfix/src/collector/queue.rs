@@ -201,8 +201,9 @@ pub fn walk_blocking(cfg: &QueueConfig) -> anyhow::Result<Walk> {
 /// The inner, expensive collection run by the background task.
 struct Walker {
     cfg: QueueConfig,
-    /// One showq connection at a time, even when a scrape triggers a refresh.
-    lock: tokio::sync::Mutex<()>,
+    /// One showq connection at a time, even when a scrape triggers a refresh. The guard
+    /// moves into the blocking walk, so a timed-out walk still holds it until it ends.
+    lock: Arc<tokio::sync::Mutex<()>>,
 }
 
 #[async_trait]
@@ -212,12 +213,16 @@ impl Collector for Walker {
     }
 
     async fn collect(&self, _ctx: &CollectContext) -> anyhow::Result<MetricSet> {
-        let _guard = self.lock.lock().await;
+        let guard = Arc::clone(&self.lock).lock_owned().await;
         let cfg = self.cfg.clone();
         let start = Instant::now();
-        let walk = tokio::task::spawn_blocking(move || walk_blocking(&cfg))
-            .await
-            .context("queue walk task")??;
+        let walk = tokio::task::spawn_blocking(move || {
+            let w = walk_blocking(&cfg);
+            drop(guard);
+            w
+        })
+        .await
+        .context("queue walk task")??;
         let mut m = walk.aggregator.into_metrics();
         m.gauge(
             "postfix_queue_walk_messages",
@@ -248,7 +253,7 @@ impl QueueCollector {
     pub fn spawn(cfg: QueueConfig) -> Arc<Self> {
         let walker = Arc::new(Walker {
             cfg: cfg.clone(),
-            lock: tokio::sync::Mutex::new(()),
+            lock: Arc::new(tokio::sync::Mutex::new(())),
         });
         let bg = Background::spawn(walker, cfg.interval, cfg.timeout);
         Arc::new(Self { bg, cfg })
