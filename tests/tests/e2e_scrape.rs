@@ -170,3 +170,41 @@ fn prometheus_scrapes_openmetrics() {
         &|q| prom.query(q).unwrap(),
     );
 }
+
+#[test]
+fn vmagent_scrapes_openmetrics_into_victoriametrics() {
+    // vmagent asks for text 0.0.4 by default; its per-job `headers` option makes it ask for
+    // OpenMetrics, so the same database is fed an OpenMetrics body.
+    let (exporter, before, after) = start_exporter();
+    let recorder = NotifierSink::start().unwrap();
+    let vm = VictoriaMetrics::start().unwrap();
+    let om = "application/openmetrics-text; version=1.0.0";
+    let config = scrape_config_jobs(&[
+        ("postfix", &exporter.target(), exporter.telemetry_path()),
+        ("recorder", &recorder.target(), "/metrics"),
+    ])
+    .replace(
+        "    static_configs:",
+        &format!("    headers: [\"Accept: {om}\"]\n    static_configs:"),
+    );
+    let _agent = VmAgent::start(&config, &vm).unwrap();
+    vm.wait_for_query(
+        r#"process_start_time_seconds{job="postfix"}"#,
+        |s| s.len() == 1,
+        WAIT,
+    )
+    .unwrap();
+    let seen = recorder.received();
+    let accept = seen[0].header("accept").unwrap().to_string();
+    assert!(
+        accept.starts_with("application/openmetrics-text"),
+        "{accept}"
+    );
+    check_stored(
+        &exporter,
+        (before, after),
+        &accept,
+        "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        &|q| vm.query(q).unwrap(),
+    );
+}
