@@ -8,18 +8,19 @@
 # `defer_transports = smtp`, long backoff: every message lands in `deferred` and stays there),
 # fills it with smtp-source (4 recipient domains, 40/30/20/10 %, so the qshape matrix has
 # several rows), then measures side by side in one run, warm cache:
-#   - postfix-exporter: one full collection (showq walk + queue gauges + histograms + qshape
-#     matrix) per exporter start, over RUNS restarts: postfix_queue_collection_duration_seconds,
-#     start-to-/-/ready wall time, peak RSS (VmHWM); then the time of a /metrics scrape;
-#   - hyperfine: exporter scrape, kumina prometheus-postfix-exporter scrape (walks showq on
-#     every scrape), `postqueue -j`, `qshape deferred`, a raw showq read (the floor: the showq
-#     daemon's own work), and `postfix-exporter print --format showq` of the captured bytes
-#     (parse + aggregation alone, no socket);
+#   - RUNS interleaved rounds, each: one postfix-exporter start = one full collection (showq
+#     walk + queue gauges + histograms + qshape matrix; postfix_queue_collection_duration_seconds,
+#     start-to-/-/ready wall time, VmHWM), then one raw showq read (the floor: the showq
+#     daemon's own work), `postqueue -j`, `qshape deferred` and a scrape of kumina's
+#     prometheus-postfix-exporter (it walks showq on every scrape). The targets are checked
+#     on these rounds (median of per-round ratios), so machine noise hits all tools alike;
+#   - hyperfine blocks: a scrape of the running exporter (serves its snapshot), the same peers,
+#     and `postfix-exporter print --format showq` of the captured bytes (parse alone);
 #   - /usr/bin/time -v peak RSS of qshape, postqueue -j and the parse alone; VmHWM of kumina.
 # With COLD=1 it adds one cold-cache round (sync; echo 3 > /proc/sys/vm/drop_caches before
 # each tool; this slows everything else on the machine for a moment).
 #
-# Environment: RUNS (exporter restarts, 5), HF_RUNS (hyperfine runs, 5), RSS_RUNS (3),
+# Environment: RUNS (interleaved rounds, 5), HF_RUNS (hyperfine runs, 5), RSS_RUNS (3),
 # COLD (0), EXPORTER (a prebuilt postfix-exporter binary: no cargo build), OUT (a directory
 # that keeps the raw results: hyperfine JSON, metrics, TSV).
 # Needs root (apt, postfix, drop_caches). Only 127.0.0.1 is used. Everything it starts is
