@@ -225,6 +225,13 @@ start_exporter() { # sets EXP_PID
     EXP_PID=$!
     PIDS+=("$EXP_PID")
 }
+start_exporter_spool() { # sets EXP_PID: the spool source reads $QUEUE directly
+    "$EXP" --web.listen-address="127.0.0.1:$1" --collector.queue.source=spool \
+        --postfix.queue_directory="$QUEUE" "${NOLOG[@]}" \
+        --collector.queue.interval=1h >>"$W/exporter.log" 2>&1 &
+    EXP_PID=$!
+    PIDS+=("$EXP_PID")
+}
 hwm_kib() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
 drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches; }
 
@@ -268,6 +275,14 @@ for r in $(seq "$RUNS"); do
     stop_pid "$EXP_PID"
     printf 'exporter\tcollection_s\t%s\nexporter\tready_s\t%s\nexporter\thwm_kib\t%s\nexporter\trss_bytes\t%s\nexporter\tmessages\t%s\n' \
         "$dur" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", (b - a) / 1e9 }')" "$hwm" "$rss" "${msgs:-0}" >>"$RES"
+    start_exporter_spool "$EXP_PORT"
+    wait_http "http://127.0.0.1:$EXP_PORT/-/ready" "$EXP_PID" "$READY_TIMEOUT" ||
+        { tail -20 "$W/exporter.log" >&2; echo "exporter (spool) not ready" >&2; exit 1; }
+    curl -sf -o "$W/metrics-spool-$r.txt" "http://127.0.0.1:$EXP_PORT/metrics"
+    printf 'spool\tcollection_s\t%s\nspool\thwm_kib\t%s\nspool\tmessages\t%s\n' \
+        "$(metric "$W/metrics-spool-$r.txt" postfix_queue_collection_duration_seconds)" "$(hwm_kib "$EXP_PID")" \
+        "$(metric "$W/metrics-spool-$r.txt" 'postfix_queue_messages{queue="deferred"}')" >>"$RES"
+    stop_pid "$EXP_PID"
     timed showq_raw "$PY" -S -E "$W/showq_read.py" "$SHOWQ"
     timed postqueue_j postqueue -c "$CONF" -j
     timed qshape qshape -c "$CONF" deferred
@@ -361,11 +376,12 @@ def hrng(name):
 mib = lambda kib: f"{kib / 1024:.1f}" if kib else "–"
 s = lambda x: f"{x:.3f}" if x is not None else "–"
 coll_runs = vals.get(("exporter", "collection_s"), [])
-def paired(name):
+def paired(name, base=None):
     """Median over rounds of peer time / exporter collection time of the same round."""
     peer = vals.get(("round", name), [])
-    r = [p / c for p, c in zip(peer, coll_runs) if c > 0]
+    r = [p / c for p, c in zip(peer, base or coll_runs) if c > 0]
     return statistics.median(r) if r else None
+spool_runs = vals.get(("spool", "collection_s"), [])
 
 q = int(med("queue", "messages") or 0)
 print(f"\n## Postfix deep-queue benchmark: {q} deferred messages (asked for {n})")
@@ -378,6 +394,8 @@ print(f"interleaved rounds ({len(coll_runs)}; each: exporter start, raw showq, p
 print("| what | median s | min–max s | peak RSS MiB (median) | median of per-round ratio to the exporter |")
 print("|---|---|---|---|---|")
 print(f"| postfix-exporter: one full collection (metric) | {s(coll)} | {rng('exporter','collection_s')} | {mib(med('exporter','hwm_kib'))} (VmHWM after the walk) | 1 |")
+if spool_runs:
+    print(f"| postfix-exporter, spool source: one full collection (metric) | {s(med('spool','collection_s'))} | {rng('spool','collection_s')} | {mib(med('spool','hwm_kib'))} (VmHWM) | {statistics.median([a / b for a, b in zip(coll_runs, spool_runs) if b > 0]):.2f} (showq collection / spool collection) |")
 print(f"| postfix-exporter: start → /-/ready (wall) | {s(med('exporter','ready_s'))} | {rng('exporter','ready_s')} | | |")
 for name, label, rss in [("showq_raw", "raw showq read (python; the floor)", None),
                          ("postqueue_j", "`postqueue -j`", "postqueue_j"),
@@ -416,6 +434,16 @@ if coll:
         print(f"- [info] raw showq read / collection: {paired('showq_raw'):.2f} (1.0 = the exporter adds nothing to showq's own time)")
     if hmed("exporter_scrape"):
         print(f"- [info] exporter scrape (serves the snapshot): {hmed('exporter_scrape') * 1000:.1f} ms")
+if spool_runs:
+    sc = med("spool", "collection_s")
+    print(f"\ntargets for the spool source (--collector.queue.source=spool), same rounds:")
+    check(sc <= 1.0, f"collection <= 1 s: {sc:.3f} s")
+    if paired("qshape", spool_runs):
+        check(paired("qshape", spool_runs) >= 10, f"collection >= 10x faster than qshape: {paired('qshape', spool_runs):.2f}x")
+    if paired("postqueue_j", spool_runs):
+        check(paired("postqueue_j", spool_runs) > 1, f"collection faster than postqueue -j: {paired('postqueue_j', spool_runs):.2f}x")
+    if med("spool", "hwm_kib"):
+        check(med("spool", "hwm_kib") / 1024 <= 32, f"peak RSS <= 32 MiB: {med('spool','hwm_kib') / 1024:.1f} MiB")
 hwm = med("exporter", "hwm_kib")
 if hwm:
     check(hwm / 1024 <= 32, f"peak RSS <= 32 MiB: {hwm / 1024:.1f} MiB")

@@ -1,7 +1,7 @@
 //! The queue collector against a real Postfix 3.7: exact agreement with `postqueue -j`
 //! (messages, recipients, bytes per queue) and with `qshape` (every cell), over the showq
-//! unix socket, the showq inet service and the `postqueue -j` command; and the failure
-//! modes (socket missing, connection refused, Postfix stopped mid-life).
+//! unix socket, the showq inet service, the `postqueue -j` command and the spool itself;
+//! and the failure modes (socket missing, connection refused, Postfix stopped mid-life).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests may unwrap
 
@@ -349,6 +349,10 @@ fn queue_matches_postqueue_and_qshape_over_unix_tcp_and_command() {
         vec![
             "--collector.queue.source=command".into(),
             format!("--collector.queue.command=postqueue -c {cfg} -j"),
+        ],
+        vec![
+            "--collector.queue.source=spool".into(),
+            format!("--postfix.queue_directory={}", pf.queue_dir().display()),
         ],
     ];
     for v in &mut variants {

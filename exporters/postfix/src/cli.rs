@@ -94,6 +94,8 @@ pub enum SourceKind {
     Command,
     /// A file with showq bytes, `postqueue -j` JSON or `mailq` text.
     File,
+    /// The queue directory itself (`--postfix.queue_directory`; needs the postfix user or root).
+    Spool,
 }
 
 /// Flags of the `queue` collector.
@@ -117,6 +119,9 @@ pub struct QueueArgs {
     /// Where the queue listing comes from.
     #[arg(long = "collector.queue.source", value_enum, default_value = "showq")]
     pub source: SourceKind,
+    /// Postfix queue_directory for --collector.queue.source=spool.
+    #[arg(long = "postfix.queue_directory", default_value = "/var/spool/postfix")]
+    pub queue_directory: PathBuf,
     /// Command for --collector.queue.source=command (split on whitespace).
     #[arg(long = "collector.queue.command", default_value = "postqueue -j")]
     pub command: String,
@@ -196,6 +201,7 @@ impl QueueArgs {
                 ),
             },
             SourceKind::Command => QueueSource::Command(split_command(&self.command)?),
+            SourceKind::Spool => QueueSource::Spool(self.queue_directory.clone()),
             SourceKind::File => QueueSource::File(
                 self.file
                     .clone()

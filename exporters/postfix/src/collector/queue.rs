@@ -26,6 +26,8 @@ pub enum QueueSource {
     Command(Vec<String>),
     /// A file holding showq bytes, `postqueue -j` JSON or `mailq` text.
     File(PathBuf),
+    /// The queue directory itself, read like showq does (needs the postfix user or root).
+    Spool(PathBuf),
 }
 
 impl std::fmt::Display for QueueSource {
@@ -35,6 +37,7 @@ impl std::fmt::Display for QueueSource {
             QueueSource::ShowqTcp(a) => write!(f, "tcp:{a}"),
             QueueSource::Command(c) => write!(f, "command:{}", c.join(" ")),
             QueueSource::File(p) => write!(f, "file:{}", p.display()),
+            QueueSource::Spool(p) => write!(f, "spool:{}", p.display()),
         }
     }
 }
@@ -195,6 +198,16 @@ pub fn walk_blocking(cfg: &QueueConfig) -> anyhow::Result<Walk> {
                 std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
             aggregate_reader(f, now, &cfg.shape, cfg.max_value_bytes)
         }
+        QueueSource::Spool(dir) => {
+            let mut agg = QueueAggregator::new(unix_secs(now), cfg.shape.clone());
+            let s = super::spool::walk(dir, &mut |m| agg.add(&m))
+                .with_context(|| format!("reading the queue directory {}", dir.display()))?;
+            Ok(Walk {
+                aggregator: agg,
+                messages: s.messages,
+                skipped: s.skipped,
+            })
+        }
     }
 }
 
@@ -328,6 +341,7 @@ impl QueueSource {
             QueueSource::ShowqTcp(_) => "showq_tcp",
             QueueSource::Command(_) => "command",
             QueueSource::File(_) => "file",
+            QueueSource::Spool(_) => "spool",
         }
     }
 }

@@ -7,6 +7,7 @@ pub mod log;
 pub mod mailq;
 pub mod postqueue_json;
 pub mod qshape;
+pub mod queuefile;
 pub mod showq;
 
 /// The five Postfix queues the exporter always reports, in showq's scan order.
