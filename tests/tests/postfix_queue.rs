@@ -512,6 +512,18 @@ fn source_failures_give_up_zero_and_keep_the_last_snapshot() {
     let m = wait_for(&refused, "first attempt", |m| m.contains_key("postfix_up"));
     assert_eq!(get(&m, "postfix_up"), 0.0);
 
+    let no_spool = Exporter::start(
+        "postfix-exporter",
+        &[
+            "--collector.queue.source=spool",
+            "--postfix.queue_directory=/nonexistent/spool",
+            "--no-collector.log",
+        ],
+    )
+    .unwrap();
+    let m = wait_for(&no_spool, "first attempt", |m| m.contains_key("postfix_up"));
+    assert_eq!(get(&m, "postfix_up"), 0.0);
+
     // A good snapshot, then Postfix goes away: the snapshot stays, marked stale.
     let mut pf = frozen_postfix();
     fill(&pf);

@@ -5,7 +5,7 @@
 
 use std::collections::HashSet;
 use std::fs::{self, File};
-use std::io::{self, BufReader};
+use std::io::{self, BufReader, Cursor, Read};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
@@ -60,7 +60,8 @@ fn queue_files(dir: &Path, rel: &mut PathBuf, out: &mut dyn FnMut(&Path, &Path))
     Ok(())
 }
 
-fn defer_log(queue_dir: &Path, queue: &str, rel: &Path, id: &str) -> Option<Vec<u8>> {
+/// Reads the message's defer log into `buf`; false when it has none.
+fn defer_log(queue_dir: &Path, queue: &str, rel: &Path, id: &str, buf: &mut Vec<u8>) -> bool {
     let defer = queue_dir.join("defer");
     // deferred/ and defer/ are hashed alike, so a deferred message's log sits at the same
     // relative path; messages elsewhere (hold, active) are looked up at the usual depths.
@@ -72,32 +73,71 @@ fn defer_log(queue_dir: &Path, queue: &str, rel: &Path, id: &str) -> Option<Vec<
         candidates.push(defer.join(c).join(id));
     }
     candidates.push(defer.join(id));
-    candidates.into_iter().find_map(|p| fs::read(p).ok())
+    candidates.into_iter().any(|p| read_small(&p, buf).is_ok())
 }
 
 /// Walks the five queues under `queue_dir` in showq's order and reports each message.
 ///
+/// Single-threaded on purpose: the walk is bound by the kernel's open/read/close of two
+/// small files per message, and reader threads measured no faster (docs/benchmarks.md).
+///
 /// Errors: the queue directory itself cannot be read (permission denied). Individual
 /// files that vanish or cannot be read are skipped and counted.
-pub fn walk(queue_dir: &Path, on_message: &mut dyn FnMut(QueuedMessage)) -> io::Result<SpoolSummary> {
+pub fn walk(
+    queue_dir: &Path,
+    on_message: &mut dyn FnMut(QueuedMessage),
+) -> io::Result<SpoolSummary> {
     fs::read_dir(queue_dir)?;
     let mut summary = SpoolSummary::default();
+    let mut buf = Vec::new();
     for queue in QUEUES {
         let mut rel = PathBuf::new();
-        queue_files(&queue_dir.join(queue), &mut rel, &mut |path, rel| {
-            match read_message(queue_dir, queue, path, rel) {
+        queue_files(
+            &queue_dir.join(queue),
+            &mut rel,
+            &mut |path, rel| match read_message(queue_dir, queue, path, rel, &mut buf) {
                 Some(m) => {
                     summary.messages += 1;
                     on_message(m);
                 }
                 None => summary.skipped += 1,
-            }
-        })?;
+            },
+        )?;
     }
     Ok(summary)
 }
 
-fn read_message(queue_dir: &Path, queue: &str, path: &Path, rel: &Path) -> Option<QueuedMessage> {
+/// Largest queue file read in one go; bigger ones (large attachments) are read through a
+/// buffer that seeks over the content.
+const WHOLE_FILE_LIMIT: u64 = 256 * 1024;
+
+/// Reads a small file with as few system calls as possible: one `read` into `buf`, a
+/// second one only if the first filled it.
+fn read_small(path: &Path, buf: &mut Vec<u8>) -> io::Result<()> {
+    let mut f = File::open(path)?;
+    buf.clear();
+    buf.resize(16 * 1024, 0);
+    let mut filled = 0;
+    loop {
+        let n = f.read(&mut buf[filled..])?;
+        filled += n;
+        // A short read of a regular file means end of file.
+        if n == 0 || filled < buf.len() {
+            break;
+        }
+        buf.resize(buf.len() * 2, 0);
+    }
+    buf.truncate(filled);
+    Ok(())
+}
+
+fn read_message(
+    queue_dir: &Path,
+    queue: &str,
+    path: &Path,
+    rel: &Path,
+    buf: &mut Vec<u8>,
+) -> Option<QueuedMessage> {
     let meta = fs::symlink_metadata(path).ok()?;
     let mode = meta.permissions().mode();
     // Postfix marks a finished queue file by giving its owner rwx (cleanup writes it 0600);
@@ -105,9 +145,13 @@ fn read_message(queue_dir: &Path, queue: &str, path: &Path, rel: &Path) -> Optio
     if !meta.is_file() || mode & 0o700 != 0o700 {
         return None;
     }
-    let file = File::open(path).ok()?;
-    let mut r = BufReader::with_capacity(4096, file);
-    let env = read_envelope(&mut r).ok()?;
+    let env = if meta.len() <= WHOLE_FILE_LIMIT {
+        read_small(path, buf).ok()?;
+        read_envelope(&mut Cursor::new(&buf[..])).ok()?
+    } else {
+        let file = File::open(path).ok()?;
+        read_envelope(&mut BufReader::with_capacity(8192, file)).ok()?
+    };
     let sender = env.sender?;
     let id = path.file_name()?.to_str()?.to_string();
     let mtime = meta
@@ -117,8 +161,8 @@ fn read_message(queue_dir: &Path, queue: &str, path: &Path, rel: &Path) -> Optio
         .map(|d| d.as_secs() as i64);
     let mut recipients = Vec::with_capacity(env.recipients.len());
     let mut listed: HashSet<String> = HashSet::new();
-    if let Some(log) = defer_log(queue_dir, queue, rel, &id) {
-        for e in parse_defer_log(&log) {
+    if defer_log(queue_dir, queue, rel, &id, buf) {
+        for e in parse_defer_log(buf) {
             listed.insert(e.recipient.clone());
             recipients.push(Recipient {
                 address: e.recipient,

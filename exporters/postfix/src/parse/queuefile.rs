@@ -82,7 +82,9 @@ pub fn read_envelope<R: Read + Seek>(r: &mut R) -> io::Result<Envelope> {
         }
         match typ {
             b'C' if env.size.is_none() => {
-                env.size = leading_number(&data).and_then(|n| u64::try_from(n).ok()).filter(|n| *n > 0);
+                env.size = leading_number(&data)
+                    .and_then(|n| u64::try_from(n).ok())
+                    .filter(|n| *n > 0);
             }
             b'T' => env.arrival_time = leading_number(&data),
             b'S' if env.sender.is_none() => {
@@ -181,7 +183,15 @@ mod tests {
 
     fn queue_file(content: &[u8], extracted: &[&str]) -> Vec<u8> {
         let mut f = Vec::new();
-        let size = format!("{:>15} {:>15} {:>15} {:>15} {:>15} {:>15}", content.len() + 2, 0, 2, 0, 0, 0);
+        let size = format!(
+            "{:>15} {:>15} {:>15} {:>15} {:>15} {:>15}",
+            content.len() + 2,
+            0,
+            2,
+            0,
+            0,
+            0
+        );
         rec(&mut f, b'C', size.as_bytes());
         rec(&mut f, b'T', b"1795449618 814945");
         rec(&mut f, b'A', b"create_time=1795449618");
@@ -218,7 +228,12 @@ mod tests {
             let env = read_envelope(&mut Cursor::new(&f[..cut])).unwrap();
             assert!(!env.complete, "cut at {cut}");
         }
-        assert!(read_envelope(&mut Cursor::new(vec![b'R', 0xff, 0xff, 0xff, 0xff, 0xff, 1])).is_err());
+        assert!(
+            read_envelope(&mut Cursor::new(vec![
+                b'R', 0xff, 0xff, 0xff, 0xff, 0xff, 1
+            ]))
+            .is_err()
+        );
         let mut big = vec![b'N', 0x80, 0x80, 0x80, 0x02];
         big.extend_from_slice(b"x");
         assert!(read_envelope(&mut Cursor::new(big)).is_err());
@@ -253,8 +268,14 @@ mod tests {
         let e = parse_defer_log(log);
         assert_eq!(e.len(), 2);
         assert_eq!(e[0].recipient, "a@example.com");
-        assert_eq!(e[0].reason, "connect to 127.0.0.1[127.0.0.1]:1: Connection refused");
-        assert_eq!(e[1].reason, "Name service error for name=example.org type=MX");
+        assert_eq!(
+            e[0].reason,
+            "connect to 127.0.0.1[127.0.0.1]:1: Connection refused"
+        );
+        assert_eq!(
+            e[1].reason,
+            "Name service error for name=example.org type=MX"
+        );
         assert!(parse_defer_log(b"\xff\xfe garbage\nreason=x\n").is_empty());
     }
 }
