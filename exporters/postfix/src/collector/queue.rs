@@ -84,6 +84,8 @@ pub struct Walk {
     pub messages: u64,
     /// Records or lines that could not be used (without queue_id, bad JSON lines, ...).
     pub skipped: u64,
+    /// showq attribute values longer than the limit, cut.
+    pub truncated: u64,
 }
 
 /// Detects the format of a listing held in memory and aggregates it.
@@ -126,6 +128,7 @@ pub fn aggregate_reader<R: Read>(
     };
     let first = head.iter().find(|b| !b.is_ascii_whitespace()).copied();
     let skipped;
+    let mut truncated = 0;
     if head.contains(&0) || head.is_empty() {
         let limits = showq::Limits {
             max_value_bytes,
@@ -133,6 +136,7 @@ pub fn aggregate_reader<R: Read>(
         };
         let s = showq::read_stream(reader, &limits, &mut on_msg).context("showq stream")?;
         skipped = s.skipped_records;
+        truncated = s.truncated_values;
     } else if first == Some(b'{') {
         let s = postqueue_json::read_stream(reader, &mut on_msg).context("postqueue -j output")?;
         skipped = s.bad_lines;
@@ -145,6 +149,7 @@ pub fn aggregate_reader<R: Read>(
         aggregator: agg,
         messages,
         skipped,
+        truncated,
     })
 }
 
@@ -206,6 +211,7 @@ pub fn walk_blocking(cfg: &QueueConfig) -> anyhow::Result<Walk> {
                 aggregator: agg,
                 messages: s.messages,
                 skipped: s.skipped,
+                truncated: 0,
             })
         }
     }
@@ -248,6 +254,12 @@ impl Collector for Walker {
             "Records or lines of the last queue walk that could not be used",
             vec![],
             walk.skipped as f64,
+        );
+        m.gauge(
+            "postfix_queue_walk_truncated_values",
+            "showq attribute values of the last queue walk cut at --collector.queue.max-value-bytes",
+            vec![],
+            walk.truncated as f64,
         );
         tracing::debug!(messages = walk.messages, seconds = start.elapsed().as_secs_f64(), source = %self.cfg.source, "queue walk done");
         Ok(m)
