@@ -11,8 +11,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-2000000}
 FIX=exporters/postfix/tests/fixtures/maillog/postfix-3.7.log
-command -v prometheus-postfix-exporter >/dev/null || {
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus-postfix-exporter >/dev/null; }
+if ! command -v prometheus-postfix-exporter >/dev/null || ! command -v mtail >/dev/null; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    prometheus-postfix-exporter mtail >/dev/null
+fi
 cargo build --release --bin postfix-exporter >/dev/null 2>&1 || cargo build --release --bin postfix-exporter
 DIR=$(mktemp -d /tmp/logbench.XXXXXX)
 pids=()
@@ -69,9 +71,23 @@ done
 kum_hwm=$(hwm "$kum")
 kum_s=$(awk -v a="$t0" -v b="$tlast" 'BEGIN {print b-a}')
 
+# --- mtail's postfix program (a port of kumina's regexes), reading the file once ---
+mt_s=""
+if [ -f /usr/share/doc/mtail/examples/postfix.mtail ]; then
+  mkdir -p "$DIR/progs" && cp /usr/share/doc/mtail/examples/postfix.mtail "$DIR/progs/"
+  t0=$(now)
+  mtail -progs "$DIR/progs" -logs "$DIR/big.log" -one_shot -one_shot_format prometheus >"$DIR/mtail.out" 2>"$DIR/mtail.err" || true
+  t1=$(now)
+  mt_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN {print b-a}')
+fi
+
 awk -v ol="$ours_lines" -v os="$ours_s" -v oh="$ours_hwm" -v ohh="$ours_half_hwm" -v oc="$ours_connects" \
     -v kl="$lines" -v ks="$kum_s" -v kh="$kum_hwm" -v kc="$last" 'BEGIN {
   printf "| exporter | lines | seconds | lines/s | peak RSS MiB | smtpd connects counted |\n|---|---|---|---|---|---|\n"
   printf "| ours (release, file follower) | %d | %.2f | %.0f | %s (%s after half) | %s |\n", ol, os, ol/os, oh, ohh, oc
   printf "| kumina 0.3.0 | %d | %.2f | %.0f | %s | %s |\n", kl, ks, kl/ks, kh, kc
   printf "ratio: %.1fx\n", (ol/os)/(kl/ks) }'
+if [ -n "$mt_s" ]; then
+  awk -v l="$lines" -v s="$mt_s" -v ol="$ours_lines" -v os="$ours_s" 'BEGIN {
+    printf "mtail postfix.mtail (-one_shot): %d lines in %.2f s = %.0f lines/s; ours %.1fx\n", l, s, l/s, (ol/os)/(l/s) }'
+fi

@@ -534,50 +534,66 @@ impl QueueAggregator {
                 continue;
             }
             let rows = self.matrix(&q.name);
-            let top = self.opts.top_domains;
-            let mut other = vec![0u64; bucket_labels.len()];
-            let mut has_other = false;
-            for (i, row) in rows.iter().skip(1).enumerate() {
-                if i < top {
-                    for (b, c) in row.counts.iter().enumerate() {
-                        if let Some(lbl) = bucket_labels.get(b) {
-                            m.gauge(
-                                "postfix_qshape_recipients",
-                                QSHAPE_HELP,
-                                labels(&[
-                                    ("queue", q.name.as_str()),
-                                    ("domain", row.domain.as_str()),
-                                    ("age", lbl.as_str()),
-                                ]),
-                                *c as f64,
-                            );
-                        }
-                    }
-                } else {
-                    has_other = true;
-                    for (o, c) in other.iter_mut().zip(&row.counts) {
-                        *o += c;
-                    }
-                }
-            }
-            if has_other {
-                for (b, c) in other.iter().enumerate() {
-                    if let Some(lbl) = bucket_labels.get(b) {
-                        m.gauge(
-                            "postfix_qshape_recipients",
-                            QSHAPE_HELP,
-                            labels(&[
-                                ("queue", q.name.as_str()),
-                                ("domain", "other"),
-                                ("age", lbl.as_str()),
-                            ]),
-                            *c as f64,
-                        );
-                    }
-                }
-            }
+            let cells = rows
+                .iter()
+                .skip(1)
+                .map(|r| (r.domain.as_str(), r.counts.as_slice()));
+            add_qshape_cells(
+                &mut m,
+                &q.name,
+                &bucket_labels,
+                cells,
+                self.opts.top_domains,
+            );
         }
         m
+    }
+}
+
+/// Adds the `postfix_qshape_recipients` cells of one queue: the first `top` domain rows
+/// (already sorted like qshape) by name, the rest summed into `domain="other"`.
+pub fn add_qshape_cells<'a>(
+    m: &mut MetricSet,
+    queue: &str,
+    bucket_labels: &[String],
+    rows: impl Iterator<Item = (&'a str, &'a [u64])>,
+    top: usize,
+) {
+    m.declare(
+        "postfix_qshape_recipients",
+        QSHAPE_HELP,
+        common::metricset::Kind::Gauge,
+    );
+    let mut other: Option<Vec<u64>> = None;
+    for (i, (domain, counts)) in rows.enumerate() {
+        if i < top {
+            add_qshape_row(m, queue, domain, bucket_labels, counts);
+        } else {
+            let o = other.get_or_insert_with(|| vec![0; bucket_labels.len()]);
+            for (o, c) in o.iter_mut().zip(counts) {
+                *o += c;
+            }
+        }
+    }
+    if let Some(o) = other {
+        add_qshape_row(m, queue, "other", bucket_labels, &o);
+    }
+}
+
+fn add_qshape_row(
+    m: &mut MetricSet,
+    queue: &str,
+    domain: &str,
+    bucket_labels: &[String],
+    counts: &[u64],
+) {
+    for (lbl, c) in bucket_labels.iter().zip(counts) {
+        m.gauge(
+            "postfix_qshape_recipients",
+            QSHAPE_HELP,
+            labels(&[("queue", queue), ("domain", domain), ("age", lbl.as_str())]),
+            *c as f64,
+        );
     }
 }
 

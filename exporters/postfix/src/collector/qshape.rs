@@ -7,7 +7,6 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use async_trait::async_trait;
 use common::MetricSet;
-use common::metricset::labels;
 use common::runner::{CollectContext, Collector};
 
 use crate::parse::qshape;
@@ -38,51 +37,19 @@ impl QshapeCollector {
     }
 }
 
-/// Converts qshape text into `postfix_qshape_recipients{queue,domain,age}` (TOTAL and
-/// the T column are left out: they are sums of the exported cells).
+/// Converts qshape text into `postfix_qshape_recipients{queue,domain,age}` (TOTAL, the T
+/// column and `-p` parent-domain rows are left out: they are sums of the exported cells).
 pub fn metrics_from_text(text: &str, queue: &str, top: usize) -> anyhow::Result<MetricSet> {
     let tables = qshape::parse(text)?;
     let mut m = MetricSet::new();
-    let help = "qshape matrix: recipients (or senders with -s semantics) per domain and age bucket in minutes; top domains plus other";
-    m.declare(
-        "postfix_qshape_recipients",
-        help,
-        common::metricset::Kind::Gauge,
-    );
     for t in tables {
-        let mut other = vec![0u64; t.buckets.len()];
-        let mut has_other = false;
-        for (i, row) in t.rows.iter().enumerate() {
-            if i < top {
-                for (b, c) in t.buckets.iter().zip(&row.counts) {
-                    m.gauge(
-                        "postfix_qshape_recipients",
-                        help,
-                        labels(&[
-                            ("queue", queue),
-                            ("domain", row.domain.as_str()),
-                            ("age", b.as_str()),
-                        ]),
-                        *c as f64,
-                    );
-                }
-            } else {
-                has_other = true;
-                for (o, c) in other.iter_mut().zip(&row.counts) {
-                    *o += c;
-                }
-            }
-        }
-        if has_other {
-            for (b, c) in t.buckets.iter().zip(&other) {
-                m.gauge(
-                    "postfix_qshape_recipients",
-                    help,
-                    labels(&[("queue", queue), ("domain", "other"), ("age", b.as_str())]),
-                    *c as f64,
-                );
-            }
-        }
+        // Parent-domain rows of `qshape -p` (`.example.com`) repeat their subdomains' counts.
+        let rows = t
+            .rows
+            .iter()
+            .filter(|r| !r.domain.starts_with('.'))
+            .map(|r| (r.domain.as_str(), r.counts.as_slice()));
+        crate::queue::add_qshape_cells(&mut m, queue, &t.buckets, rows, top);
     }
     Ok(m)
 }
