@@ -60,8 +60,14 @@ fn queue_files(dir: &Path, rel: &mut PathBuf, out: &mut dyn FnMut(&Path, &Path))
     Ok(())
 }
 
-/// Reads the message's defer log into `buf`; false when it has none.
-fn defer_log(queue_dir: &Path, queue: &str, rel: &Path, id: &str, buf: &mut Vec<u8>) -> bool {
+/// Reads the message's defer log into `buf` and returns its length; `None` when it has none.
+fn defer_log(
+    queue_dir: &Path,
+    queue: &str,
+    rel: &Path,
+    id: &str,
+    buf: &mut Vec<u8>,
+) -> Option<usize> {
     let defer = queue_dir.join("defer");
     // deferred/ and defer/ are hashed alike, so a deferred message's log sits at the same
     // relative path; messages elsewhere (hold, active) are looked up at the usual depths.
@@ -73,7 +79,9 @@ fn defer_log(queue_dir: &Path, queue: &str, rel: &Path, id: &str, buf: &mut Vec<
         candidates.push(defer.join(c).join(id));
     }
     candidates.push(defer.join(id));
-    candidates.into_iter().any(|p| read_small(&p, buf).is_ok())
+    candidates
+        .into_iter()
+        .find_map(|p| read_small(&p, buf).ok())
 }
 
 /// Walks the five queues under `queue_dir` in showq's order and reports each message.
@@ -111,24 +119,30 @@ pub fn walk(
 /// buffer that seeks over the content.
 const WHOLE_FILE_LIMIT: u64 = 256 * 1024;
 
-/// Reads a small file with as few system calls as possible: one `read` into `buf`, a
-/// second one only if the first filled it.
-fn read_small(path: &Path, buf: &mut Vec<u8>) -> io::Result<()> {
-    let mut f = File::open(path)?;
-    buf.clear();
-    buf.resize(16 * 1024, 0);
+/// Reads a small file with as few system calls as possible; returns its length, the
+/// content being `buf[..len]`.
+fn read_small(path: &Path, buf: &mut Vec<u8>) -> io::Result<usize> {
+    read_all(&mut File::open(path)?, buf)
+}
+
+/// Reads an open regular file to its end into `buf` (one `read` unless the file is larger
+/// than the buffer). The buffer is reused across files and never shrunk or re-zeroed, so
+/// its stale tail must be ignored: only `buf[..len]` is the file.
+fn read_all(f: &mut File, buf: &mut Vec<u8>) -> io::Result<usize> {
+    if buf.len() < 16 * 1024 {
+        buf.resize(16 * 1024, 0);
+    }
     let mut filled = 0;
     loop {
         let n = f.read(&mut buf[filled..])?;
         filled += n;
         // A short read of a regular file means end of file.
         if n == 0 || filled < buf.len() {
-            break;
+            return Ok(filled);
         }
-        buf.resize(buf.len() * 2, 0);
+        let grown = buf.len() * 2;
+        buf.resize(grown, 0);
     }
-    buf.truncate(filled);
-    Ok(())
 }
 
 fn read_message(
@@ -138,7 +152,10 @@ fn read_message(
     rel: &Path,
     buf: &mut Vec<u8>,
 ) -> Option<QueuedMessage> {
-    let meta = fs::symlink_metadata(path).ok()?;
+    // Open first and fstat the descriptor: one path lookup instead of two, which is most
+    // of the cost of a walk.
+    let mut file = File::open(path).ok()?;
+    let meta = file.metadata().ok()?;
     let mode = meta.permissions().mode();
     // Postfix marks a finished queue file by giving its owner rwx (cleanup writes it 0600);
     // the group execute bit is the forced-expiry flag.
@@ -146,10 +163,9 @@ fn read_message(
         return None;
     }
     let env = if meta.len() <= WHOLE_FILE_LIMIT {
-        read_small(path, buf).ok()?;
-        read_envelope(&mut Cursor::new(&buf[..])).ok()?
+        let n = read_all(&mut file, buf).ok()?;
+        read_envelope(&mut Cursor::new(buf.get(..n)?)).ok()?
     } else {
-        let file = File::open(path).ok()?;
         read_envelope(&mut BufReader::with_capacity(8192, file)).ok()?
     };
     let sender = env.sender?;
@@ -161,8 +177,8 @@ fn read_message(
         .map(|d| d.as_secs() as i64);
     let mut recipients = Vec::with_capacity(env.recipients.len());
     let mut listed: HashSet<String> = HashSet::new();
-    if defer_log(queue_dir, queue, rel, &id, buf) {
-        for e in parse_defer_log(buf) {
+    if let Some(n) = defer_log(queue_dir, queue, rel, &id, buf) {
+        for e in parse_defer_log(buf.get(..n).unwrap_or_default()) {
             listed.insert(e.recipient.clone());
             recipients.push(Recipient {
                 address: e.recipient,
