@@ -383,6 +383,9 @@ pub struct MaillogArgs {
     /// Longest log line accepted; longer lines are cut and counted.
     #[arg(long = "collector.log.max-line-bytes", default_value_t = 64 * 1024)]
     pub max_line_bytes: usize,
+    /// How often a log file at its end (or not there yet) is looked at again.
+    #[arg(long = "collector.log.poll-interval", default_value = "250ms", value_parser = parse_duration)]
+    pub poll_interval: Duration,
 }
 
 impl MaillogArgs {

@@ -106,6 +106,10 @@ pub fn build(args: &cli::Args, enabled: &[&str]) -> anyhow::Result<Exporter> {
         });
         let opts = common::follow::FollowOptions {
             max_line_bytes: args.maillog.max_line_bytes.max(256),
+            poll_interval: args
+                .maillog
+                .poll_interval
+                .max(std::time::Duration::from_millis(1)),
             unsupported_label: "daemon",
             ..Default::default()
         };
