@@ -35,25 +35,17 @@ MAILLOG="$PF/maillog"
 
 log() { printf '[demo] %s\n' "$*" >&2; }
 
-# The exporter's flags, in one place. Flags a given build does not know are left out (read
-# from its --help), so the demo keeps working while collectors are added.
+# The exporter's flags, in one place.
 exporter_args() {
-  local help="$1"
-  printf '%s\n' "--web.listen-address=127.0.0.1:$EXPORTER_PORT"
-  local wanted=(
-    "--postfix.showq_network=tcp"
-    "--postfix.showq_address=127.0.0.1:$SHOWQ_PORT"
-    "--collector.queue.interval=5s"
-    # The log collector (its path flag, whichever name the build has).
-    "--collector.log.path=$MAILLOG"
-    "--postfix.logfile_path=$MAILLOG"
+  printf '%s\n' \
+    "--web.listen-address=127.0.0.1:$EXPORTER_PORT" \
+    "--postfix.showq_network=tcp" \
+    "--postfix.showq_address=127.0.0.1:$SHOWQ_PORT" \
+    "--collector.queue.interval=5s" \
+    "--postfix.logfile_path=$MAILLOG" \
+    "--process.watch=postfix-master=^master$" \
+    "--process.watch=postfix-qmgr=^qmgr$" \
     "--log.level=info"
-  )
-  local a flag
-  for a in "${wanted[@]}"; do
-    flag="${a%%=*}"
-    if grep -q -- "$flag\b" <<<"$help"; then printf '%s\n' "$a"; fi
-  done
   if [ -n "${EXPORTER_EXTRA_ARGS:-}" ]; then
     # shellcheck disable=SC2086
     printf '%s\n' $EXPORTER_EXTRA_ARGS
@@ -147,7 +139,7 @@ POSTFIX_STARTED=1
 postfix_instance_start "$PF"
 
 log "starting postfix-exporter"
-mapfile -t EXPORTER_ARGS < <(exporter_args "$("$BIN" --help)")
+mapfile -t EXPORTER_ARGS < <(exporter_args)
 log "postfix-exporter ${EXPORTER_ARGS[*]}"
 start postfix-exporter "$BIN" "${EXPORTER_ARGS[@]}"
 wait_http postfix-exporter "http://127.0.0.1:$EXPORTER_PORT/-/healthy"

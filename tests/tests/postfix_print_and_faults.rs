@@ -214,7 +214,7 @@ fn broken_showq_streams_keep_the_last_good_snapshot() {
         assert_eq!(value(&s, "postfix_queue_snapshot_stale", &[]), Some(0.0));
     }
     // A 10 MB attribute value is cut, counted and survived.
-    let mut big = b"protocol\0mail_queue_list_protocol\0\0queue_name\0deferred\0queue_id\0ABCDEF123\0time\01795446913\0size\0100\0sender\0".to_vec();
+    let mut big = b"protocol\0mail_queue_list_protocol\0\0queue_name\0deferred\0queue_id\0ABCDEF123\0time\x001795446913\0size\x00100\0sender\0".to_vec();
     big.extend(std::iter::repeat_n(b'x', 10 * 1024 * 1024));
     big.extend_from_slice(b"\0recipient\0a@example.com\0reason\0x\0\0\0");
     *stream.lock().unwrap() = big;

@@ -111,7 +111,6 @@ pub fn build(args: &cli::Args, enabled: &[&str]) -> anyhow::Result<Exporter> {
                 .poll_interval
                 .max(std::time::Duration::from_millis(1)),
             unsupported_label: "daemon",
-            ..Default::default()
         };
         tracing::info!(source = %source, "log collector enabled");
         let h = common::follow::spawn(source.clone(), handler, fm, opts)
