@@ -11,9 +11,10 @@ cd "$ROOT"
 log() { printf '[install-deps] %s\n' "$*" >&2; }
 
 # Debian packages, and a command each one must provide (checked before touching apt).
-APT_PACKAGES=(postfix victoria-metrics prometheus swaks python3-venv libnet-ssleay-perl ca-certificates)
+APT_PACKAGES=(postfix victoria-metrics prometheus swaks python3-venv libnet-ssleay-perl ca-certificates
+  openssl)
 REQUIRED_COMMANDS=(postfix postconf postqueue postsuper qshape smtp-sink sendmail
-  victoria-metrics vmagent vmalert prometheus promtool swaks script flock)
+  victoria-metrics vmagent vmalert prometheus promtool swaks script flock openssl)
 
 SUDO=()
 if [ "$(id -u)" -ne 0 ]; then
