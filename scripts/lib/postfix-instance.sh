@@ -15,7 +15,7 @@ postfix_instance_create() {
   chmod 1777 "$dir/mail"
   cp /usr/share/postfix/main.cf.dist "$cfg/main.cf"
   cp /usr/share/postfix/master.cf.dist "$cfg/master.cf"
-  echo "postmaster: root" >"$cfg/aliases"
+  echo "postmaster root" >"$cfg/aliases"  # texthash: "key value"
   local extra=()
   if [ -n "$transports" ]; then
     printf '%s\n' "$transports" >"$cfg/transport"

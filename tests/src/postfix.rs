@@ -121,7 +121,8 @@ impl Postfix {
             "/usr/share/postfix/master.cf.dist",
             config_dir.join("master.cf"),
         )?;
-        std::fs::write(config_dir.join("aliases"), "postmaster: root\n")?;
+        // texthash: tables take "key value", not the "key: value" of aliases(5).
+        std::fs::write(config_dir.join("aliases"), "postmaster root\n")?;
         let log_path = base.join("maillog");
         let smtp_port = net::free_port();
         let showq_port = opts.showq_inet.then(net::free_port);
