@@ -102,6 +102,14 @@ fn parse_line(line: &str) -> Option<ExpoSample> {
     })
 }
 
+/// Sum of the samples called `name` whose labels include every `want` pair (0 when none).
+pub fn sum(all: &[ExpoSample], name: &str, want: &[(&str, &str)]) -> f64 {
+    all.iter()
+        .filter(|s| s.name == name && want.iter().all(|(k, v)| s.label(k) == *v))
+        .map(|s| s.value)
+        .sum()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,17 +9,9 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use e2e_tests::expo::{ExpoSample, samples};
+use e2e_tests::expo::{ExpoSample, samples, sum};
 use e2e_tests::postfix::{Postfix, PostfixOptions, SmtpSink, smtp_session};
 use e2e_tests::{ACCEPT_TEXT, Exporter};
-
-/// Sum of the samples called `name` whose labels include every `want` pair.
-fn sum(all: &[ExpoSample], name: &str, want: &[(&str, &str)]) -> f64 {
-    all.iter()
-        .filter(|s| s.name == name && want.iter().all(|(k, v)| s.label(k) == *v))
-        .map(|s| s.value)
-        .sum()
-}
 
 fn scrape(e: &Exporter) -> Vec<ExpoSample> {
     samples(&e.scrape(ACCEPT_TEXT).expect("scrape").text())

@@ -8,16 +8,9 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use e2e_tests::expo::{ExpoSample, samples};
+use e2e_tests::expo::{samples, sum};
 use e2e_tests::postfix::{Postfix, PostfixOptions};
 use e2e_tests::{ACCEPT_TEXT, Exporter, temp_dir};
-
-fn sum(all: &[ExpoSample], name: &str, want: &[(&str, &str)]) -> f64 {
-    all.iter()
-        .filter(|s| s.name == name && want.iter().all(|(k, v)| s.label(k) == *v))
-        .map(|s| s.value)
-        .sum()
-}
 
 fn run(cmd: &mut Command) -> String {
     let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
