@@ -53,34 +53,29 @@ fn receive_error(e: &std::io::Error, ctx: &Ctx) -> bool {
     }
 }
 
-pub(super) fn run_udp(sock: UdpSocket, mut ctx: Ctx) {
+/// Feeds datagrams from `recv` until the follower is stopped.
+fn receive_loop(ctx: &mut Ctx, mut recv: impl FnMut(&mut [u8]) -> std::io::Result<usize>) {
     let mut buf = vec![0u8; DATAGRAM_BUF];
     while !ctx.shared.stopping() {
-        match sock.recv(&mut buf) {
+        match recv(&mut buf) {
             Ok(n) => ctx.reader.datagram(buf.get(..n).unwrap_or_default()),
             Err(e) => {
                 // Avoid spinning on a persistent error.
-                if receive_error(&e, &ctx) && ctx.shared.sleep(ctx.poll) {
+                if receive_error(&e, ctx) && ctx.shared.sleep(ctx.poll) {
                     break;
                 }
             }
         }
     }
+}
+
+pub(super) fn run_udp(sock: UdpSocket, mut ctx: Ctx) {
+    receive_loop(&mut ctx, |buf| sock.recv(buf));
     ctx.metrics().source_up.set(0);
 }
 
 pub(super) fn run_unix(sock: UnixDatagram, path: &Path, mut ctx: Ctx) {
-    let mut buf = vec![0u8; DATAGRAM_BUF];
-    while !ctx.shared.stopping() {
-        match sock.recv(&mut buf) {
-            Ok(n) => ctx.reader.datagram(buf.get(..n).unwrap_or_default()),
-            Err(e) => {
-                if receive_error(&e, &ctx) && ctx.shared.sleep(ctx.poll) {
-                    break;
-                }
-            }
-        }
-    }
+    receive_loop(&mut ctx, |buf| sock.recv(buf));
     drop(sock);
     let _ = std::fs::remove_file(path);
     ctx.metrics().source_up.set(0);

@@ -10,7 +10,7 @@ use anyhow::{Context, bail};
 use common::cli::{LogArgs, WebArgs, parse_duration};
 
 use crate::collector::qshape::QshapeConfig;
-use crate::collector::queue::{QueueConfig, QueueSource};
+use crate::collector::queue::{ListingFormat, QueueConfig, QueueSource, aggregate_reader};
 use crate::queue::ShapeOptions;
 
 /// All flags of `postfix-exporter`.
@@ -315,41 +315,18 @@ pub fn metrics_for_input(
         PrintFormat::Auto if is_qshape && !input.contains(&0) => PrintFormat::Qshape,
         f => f,
     };
-    let shape = ShapeOptions::default();
-    match format {
+    let listing = match format {
         PrintFormat::Qshape => {
             let text = String::from_utf8_lossy(input);
-            crate::collector::qshape::metrics_from_text(&text, qshape_queue, 20)
+            return crate::collector::qshape::metrics_from_text(&text, qshape_queue, 20);
         }
-        PrintFormat::Auto => {
-            Ok(
-                crate::collector::queue::aggregate_bytes(input, now, &shape, 64 * 1024)?
-                    .aggregator
-                    .into_metrics(),
-            )
-        }
-        PrintFormat::Showq => {
-            let mut agg = crate::queue::QueueAggregator::new(unix(now), shape);
-            crate::parse::showq::read_stream(input, &Default::default(), |m| agg.add(&m))?;
-            Ok(agg.into_metrics())
-        }
-        PrintFormat::Json => {
-            let mut agg = crate::queue::QueueAggregator::new(unix(now), shape);
-            crate::parse::postqueue_json::read_stream(input, |m| agg.add(&m))?;
-            Ok(agg.into_metrics())
-        }
-        PrintFormat::Mailq => {
-            let mut agg = crate::queue::QueueAggregator::new(unix(now), shape);
-            crate::parse::mailq::read_stream(input, now, |m| agg.add(&m))?;
-            Ok(agg.into_metrics())
-        }
-    }
-}
-
-fn unix(t: SystemTime) -> f64 {
-    t.duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
+        PrintFormat::Auto => None,
+        PrintFormat::Showq => Some(ListingFormat::Showq),
+        PrintFormat::Json => Some(ListingFormat::Json),
+        PrintFormat::Mailq => Some(ListingFormat::Mailq),
+    };
+    let walk = aggregate_reader(input, listing, now, &ShapeOptions::default(), 64 * 1024)?;
+    Ok(walk.aggregator.into_metrics())
 }
 
 /// Flags of the `log` collector.

@@ -88,14 +88,29 @@ pub struct Walk {
     pub truncated: u64,
 }
 
-/// Detects the format of a listing held in memory and aggregates it.
-pub fn aggregate_bytes(
-    bytes: &[u8],
-    now: SystemTime,
-    shape: &ShapeOptions,
-    max_value_bytes: usize,
-) -> anyhow::Result<Walk> {
-    aggregate_reader(bytes, now, shape, max_value_bytes)
+/// The text formats a queue listing can come in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListingFormat {
+    /// showq's NUL-separated attributes (or the Postfix <= 3.0 text stream).
+    Showq,
+    /// `postqueue -j` JSON lines.
+    Json,
+    /// `mailq` / `postqueue -p` text.
+    Mailq,
+}
+
+impl ListingFormat {
+    /// Detects the format from the first bytes: NUL bytes (or nothing) → showq, `{` →
+    /// `postqueue -j`, anything else → `mailq`.
+    pub fn detect(head: &[u8]) -> Self {
+        if head.is_empty() || head.contains(&0) {
+            ListingFormat::Showq
+        } else if head.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {
+            ListingFormat::Json
+        } else {
+            ListingFormat::Mailq
+        }
+    }
 }
 
 fn unix_secs(t: SystemTime) -> f64 {
@@ -104,21 +119,20 @@ fn unix_secs(t: SystemTime) -> f64 {
         .unwrap_or(0.0)
 }
 
-/// Aggregates a listing read from `reader`, detecting showq bytes (NUL-separated),
-/// `postqueue -j` JSON lines (first byte `{`) or `mailq` text.
+/// Aggregates a listing read from `reader`, in `format` or, when `None`, the format
+/// detected from its first bytes.
 pub fn aggregate_reader<R: Read>(
     reader: R,
+    format: Option<ListingFormat>,
     now: SystemTime,
     shape: &ShapeOptions,
     max_value_bytes: usize,
 ) -> anyhow::Result<Walk> {
+    use std::io::BufRead;
     let mut reader = std::io::BufReader::with_capacity(64 * 1024, reader);
-    let head = {
-        use std::io::BufRead;
-        reader
-            .fill_buf()
-            .context("reading the queue listing")?
-            .to_vec()
+    let format = match format {
+        Some(f) => f,
+        None => ListingFormat::detect(reader.fill_buf().context("reading the queue listing")?),
     };
     let mut agg = QueueAggregator::new(unix_secs(now), shape.clone());
     let mut messages = 0u64;
@@ -126,25 +140,25 @@ pub fn aggregate_reader<R: Read>(
         messages += 1;
         agg.add(&m);
     };
-    let first = head.iter().find(|b| !b.is_ascii_whitespace()).copied();
-    let skipped;
-    let mut truncated = 0;
-    if head.contains(&0) || head.is_empty() {
-        let limits = showq::Limits {
-            max_value_bytes,
-            ..Default::default()
-        };
-        let s = showq::read_stream(reader, &limits, &mut on_msg).context("showq stream")?;
-        skipped = s.skipped_records;
-        truncated = s.truncated_values;
-    } else if first == Some(b'{') {
-        let s = postqueue_json::read_stream(reader, &mut on_msg).context("postqueue -j output")?;
-        skipped = s.bad_lines;
-    } else {
-        let s = mailq::read_stream(reader, now, &mut on_msg).context("mailq output")?;
-        skipped = 0;
-        let _ = s;
-    }
+    let (skipped, truncated) = match format {
+        ListingFormat::Showq => {
+            let limits = showq::Limits {
+                max_value_bytes,
+                ..Default::default()
+            };
+            let s = showq::read_stream(reader, &limits, &mut on_msg).context("showq stream")?;
+            (s.skipped_records, s.truncated_values)
+        }
+        ListingFormat::Json => {
+            let s =
+                postqueue_json::read_stream(reader, &mut on_msg).context("postqueue -j output")?;
+            (s.bad_lines, 0)
+        }
+        ListingFormat::Mailq => {
+            mailq::read_stream(reader, now, &mut on_msg).context("mailq output")?;
+            (0, 0)
+        }
+    };
     Ok(Walk {
         aggregator: agg,
         messages,
@@ -161,7 +175,7 @@ pub fn walk_blocking(cfg: &QueueConfig) -> anyhow::Result<Walk> {
             let s = std::os::unix::net::UnixStream::connect(path)
                 .with_context(|| format!("connecting to the showq socket {}", path.display()))?;
             s.set_read_timeout(Some(cfg.timeout))?;
-            aggregate_reader(s, now, &cfg.shape, cfg.max_value_bytes)
+            aggregate_reader(s, None, now, &cfg.shape, cfg.max_value_bytes)
         }
         QueueSource::ShowqTcp(addr) => {
             use std::net::ToSocketAddrs;
@@ -174,7 +188,7 @@ pub fn walk_blocking(cfg: &QueueConfig) -> anyhow::Result<Walk> {
                 std::net::TcpStream::connect_timeout(&sa, cfg.timeout.min(Duration::from_secs(10)))
                     .with_context(|| format!("connecting to showq at {addr}"))?;
             s.set_read_timeout(Some(cfg.timeout))?;
-            aggregate_reader(s, now, &cfg.shape, cfg.max_value_bytes)
+            aggregate_reader(s, None, now, &cfg.shape, cfg.max_value_bytes)
         }
         QueueSource::Command(argv) => {
             let (prog, args) = argv.split_first().context("empty queue command")?;
@@ -186,7 +200,7 @@ pub fn walk_blocking(cfg: &QueueConfig) -> anyhow::Result<Walk> {
                 .spawn()
                 .with_context(|| format!("running {}", argv.join(" ")))?;
             let stdout = child.stdout.take().context("command stdout")?;
-            let walk = aggregate_reader(stdout, now, &cfg.shape, cfg.max_value_bytes);
+            let walk = aggregate_reader(stdout, None, now, &cfg.shape, cfg.max_value_bytes);
             let out = child.wait_with_output()?;
             if !out.status.success() {
                 bail!(
@@ -201,7 +215,7 @@ pub fn walk_blocking(cfg: &QueueConfig) -> anyhow::Result<Walk> {
         QueueSource::File(path) => {
             let f =
                 std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
-            aggregate_reader(f, now, &cfg.shape, cfg.max_value_bytes)
+            aggregate_reader(f, None, now, &cfg.shape, cfg.max_value_bytes)
         }
         QueueSource::Spool(dir) => {
             let mut agg = QueueAggregator::new(unix_secs(now), cfg.shape.clone());
