@@ -68,8 +68,10 @@ fi
 [ -x "$EXP" ] || { echo "no $EXP" >&2; exit 1; }
 KUMINA=$(command -v prometheus-postfix-exporter)
 NOLOG=()
-# The log collector may not exist yet; only switch it off when the flag is known.
-"$EXP" --help 2>&1 | grep -q -- '--no-collector.log' && NOLOG=(--no-collector.log)
+# The log collector may not exist yet; only switch it off when the flag is known. The help
+# text is read whole first: `--help | grep -q` under pipefail fails when grep quits early.
+EXP_HELP=$("$EXP" --help 2>&1 || true)
+case $EXP_HELP in *--no-collector.log*) NOLOG=(--no-collector.log) ;; esac
 
 # ---------------------------------------------------------------------------------------
 # Instance and cleanup.

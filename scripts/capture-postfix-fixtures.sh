@@ -3,7 +3,7 @@
 # `postqueue -j`, `mailq`, several `qshape` shapes) from a throwaway loopback-only Postfix
 # instance into exporters/postfix/tests/fixtures/postfix-<major.minor>/.
 #
-# Needs root and the Debian `postfix` package (see /work/shared/LAB.md). Nothing listens
+# Needs root and the Debian `postfix` package (see docs/development.md). Nothing listens
 # outside 127.0.0.1; the instance uses its own config, queue and data directories under a
 # temp dir and is stopped by PID at the end, whatever happens.
 #
@@ -131,10 +131,12 @@ settle() {
 }
 
 queue_id_of() { # queue_id_of RCPT: ID of the (single) message to that recipient
+    # python reads all of stdin before it stops at the first match: postqueue must not be
+    # cut off (SIGPIPE under pipefail).
     postqueue -c "$CONF" -j | python3 -c '
 import json, sys
 want = sys.argv[1]
-for line in sys.stdin:
+for line in sys.stdin.read().splitlines():
     m = json.loads(line)
     if any(r["address"] == want for r in m["recipients"]):
         print(m["queue_id"]); break' "$1"

@@ -5,7 +5,8 @@
 #   exporters/postfix/tests/fixtures/maillog/postfix-3.7.log
 #   exporters/postfix/tests/fixtures/maillog/postfix-3.7.expected.json
 #
-# Needs root, postfix, swaks (+ libnet-ssleay-perl for --tls), openssl, python3.
+# Needs root, postfix, swaks (+ libnet-ssleay-perl for --tls), openssl, python3 (see
+# docs/development.md).
 # Everything listens on 127.0.0.1 only; every process started here is stopped by PID.
 # Usage: scripts/capture-postfix-maillog.sh [OUT_DIR]   (PORT_BASE=20025 KEEP=1 to keep the temp dir)
 set -euo pipefail
@@ -95,10 +96,14 @@ script -qc "postfix -c $CONF start" /dev/null
 sleep 2
 
 # Waits until nothing is in maildrop/incoming/active twice in a row.
+# The listing is read whole before it is matched: `postqueue -j | grep -q` under pipefail
+# fails when grep quits at its first match while postqueue still writes (SIGPIPE), which
+# made a busy queue look quiet.
 settle() {
-    local quiet=0
+    local quiet=0 listing busy='"queue_name": "(maildrop|incoming|active)"'
     for _ in $(seq 1 60); do
-        if postqueue -c "$CONF" -j | grep -qE '"queue_name": "(maildrop|incoming|active)"'; then
+        listing="$(postqueue -c "$CONF" -j)" || listing=""
+        if [[ $listing =~ $busy ]]; then
             quiet=0
         else
             quiet=$((quiet + 1))
@@ -109,9 +114,11 @@ settle() {
     echo "queue did not settle" >&2
 }
 qid_of() { # first queue id in QUEUE whose recipient matches $2
+    # python reads all of stdin before it stops at the first match: postqueue must not be
+    # cut off (SIGPIPE under pipefail).
     postqueue -c "$CONF" -j | python3 -c '
 import json, sys
-for line in sys.stdin:
+for line in sys.stdin.read().splitlines():
     m = json.loads(line)
     if m["queue_name"] == sys.argv[1] and any(sys.argv[2] in r["address"] for r in m["recipients"]):
         print(m["queue_id"]); break' "$1" "$2"

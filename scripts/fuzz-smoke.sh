@@ -9,6 +9,10 @@
 #
 # Built with the dev profile: a smoke run needs a quick build more than fast executions.
 # FUZZ_SECONDS (default 10) is the time per target; FUZZ_TARGETS overrides the target list.
+#
+# When cargo-fuzz is not on PATH it is installed first with `cargo install cargo-fuzz --locked`
+# (built from source from crates.io into ~/.cargo/bin), and says so. The instrumented build
+# goes to fuzz/target. scripts/test.sh skips this whole run with SKIP_FUZZ=1.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -17,6 +21,11 @@ FIX=$ROOT/exporters/postfix/tests/fixtures
 export RUSTC_BOOTSTRAP=1
 
 if ! command -v cargo-fuzz >/dev/null 2>&1; then
+    echo "[fuzz-smoke] cargo-fuzz is not installed: running 'cargo install cargo-fuzz --locked' now." >&2
+    echo "[fuzz-smoke]   why: it builds and runs the libFuzzer targets in fuzz/ (this smoke run)." >&2
+    echo "[fuzz-smoke]   cost: a source build from crates.io into ~/.cargo/bin, a few minutes on 2 cores and a" >&2
+    echo "[fuzz-smoke]   few hundred MB of temporary build space; the fuzz build afterwards fills fuzz/target" >&2
+    echo "[fuzz-smoke]   (about 1-2 GB). To skip the fuzz run in scripts/test.sh: SKIP_FUZZ=1 ./scripts/test.sh" >&2
     cargo install cargo-fuzz --locked
 fi
 

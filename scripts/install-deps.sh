@@ -7,12 +7,14 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+# shellcheck source=scripts/lib/packages.sh
+source "$ROOT/scripts/lib/packages.sh"
 
 log() { printf '[install-deps] %s\n' "$*" >&2; }
 
-# Debian packages, and a command each one must provide (checked before touching apt).
-APT_PACKAGES=(postfix victoria-metrics prometheus swaks python3-venv libnet-ssleay-perl ca-certificates
-  openssl)
+# Debian packages (the list is in scripts/lib/packages.sh, shared with its regression test), and
+# a command each one must provide (checked before touching apt).
+APT_PACKAGES=("${DEPS_APT_PACKAGES[@]}")
 REQUIRED_COMMANDS=(postfix postconf postqueue postsuper qshape smtp-sink sendmail
   victoria-metrics vmagent vmalert prometheus promtool swaks script flock openssl)
 
@@ -27,7 +29,7 @@ flock 9
 
 missing_pkgs=()
 for p in "${APT_PACKAGES[@]}"; do
-  if ! dpkg -s "$p" 2>/dev/null | grep -q '^Status: install ok installed'; then
+  if ! deb_installed "$p"; then
     missing_pkgs+=("$p")
   fi
 done

@@ -1,8 +1,15 @@
 #!/usr/bin/env bash
-# Runs every check of the project, as CI does: installs what is missing, then formatting,
-# clippy, the build, all tests (unit, integration, end-to-end against real daemons, doc tests)
-# and the fuzz smoke run when scripts/fuzz-smoke.sh exists. Prints a summary; exits non-zero if
-# any step failed. Steps after a failed build are skipped.
+# Runs every check of the project, as CI does: installs what is missing
+# (scripts/install-deps.sh: Debian packages, which needs root or sudo, and the Python venv at
+# .venv), the tests of the scripts themselves (scripts/tests/), then formatting, clippy, the
+# build, all tests (unit, integration, end-to-end against real daemons, doc tests) and the fuzz
+# smoke run (scripts/fuzz-smoke.sh; it installs cargo-fuzz with `cargo install` the first time).
+# Prints a summary; exits non-zero if any step failed. Steps after a failed build are skipped.
+#
+# Environment: SKIP_FUZZ=1 skips the fuzz smoke run (no cargo-fuzz install, no fuzz build in
+# fuzz/target); the summary lists it as skipped. FUZZ_SECONDS and FUZZ_TARGETS are passed on
+# to scripts/fuzz-smoke.sh. README.md says what gets installed and how much disk and time a run
+# takes.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -51,6 +58,7 @@ trap summary EXIT
 rm -f target/nextest.log
 
 run_step "install dependencies" ./scripts/install-deps.sh || exit 1
+run_step "script tests" bash scripts/tests/install-deps-check.sh || true
 
 run_step "cargo fmt" cargo fmt --all --check || true
 run_step "cargo clippy" cargo clippy --workspace --all-targets -- -D warnings || true
@@ -70,7 +78,9 @@ else
   skip_step "tests" "the build failed"
 fi
 
-if [ -f scripts/fuzz-smoke.sh ]; then
+if [ -n "${SKIP_FUZZ:-}" ] && [ "${SKIP_FUZZ}" != 0 ]; then
+  skip_step "fuzz smoke" "SKIP_FUZZ=$SKIP_FUZZ"
+elif [ -f scripts/fuzz-smoke.sh ]; then
   run_step "fuzz smoke" bash scripts/fuzz-smoke.sh || true
 else
   skip_step "fuzz smoke" "no scripts/fuzz-smoke.sh"

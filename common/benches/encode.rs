@@ -18,9 +18,6 @@ struct TenK;
 
 #[async_trait]
 impl Collector for TenK {
-    fn name(&self) -> &'static str {
-        "tenk"
-    }
     async fn collect(&self, _ctx: &CollectContext) -> anyhow::Result<MetricSet> {
         Ok(build())
     }
@@ -82,7 +79,7 @@ fn bench(c: &mut Criterion) {
         }
     };
     let mut runner = Runner::new("bench");
-    runner.add(Arc::new(TenK));
+    runner.add("tenk", Arc::new(TenK));
     let om = rt.block_on(runner.scrape(Duration::from_secs(10)));
     let mut g = c.benchmark_group("metrics_10k_series");
     g.throughput(Throughput::Elements(10_000));

@@ -107,7 +107,7 @@ fn follow_once<H: LineHandler>(path: &Path, handler: Arc<H>, count: impl Fn(&H) 
             from_beginning: true,
         },
         handler.clone(),
-        FollowMetrics::new("bench", "service"),
+        FollowMetrics::new("bench", "service").source("bench"),
         FollowOptions::default(),
     )
     .unwrap();

@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::{Arg, ArgAction, ArgMatches, Command, FromArgMatches};
 
 use crate::ExporterInfo;
+use crate::collector::CollectorDef;
 
 /// Flags of the HTTP server.
 #[derive(clap::Args, Debug, Clone)]
@@ -46,15 +47,23 @@ pub struct LogArgs {
     pub format: LogFormat,
 }
 
-/// One collector's entry in the explicit list of an exporter.
-#[derive(Debug, Clone, Copy)]
-pub struct CollectorSpec {
-    /// Collector name, as in `--collector.<name>`.
-    pub name: &'static str,
-    /// Whether it runs without `--collector.<name>`.
-    pub default_enabled: bool,
-    /// One line for `--help` and the landing page.
-    pub help: &'static str,
+/// The collectors chosen on the command line, and the matches their flags are read from.
+#[derive(Debug, Clone)]
+pub struct Selection {
+    /// Every parsed flag (the collectors' own flags are read from it when they are built).
+    pub matches: ArgMatches,
+    /// The enabled collectors, in list order.
+    pub enabled: Vec<&'static str>,
+}
+
+/// `--version` output: version, git revision and compiler.
+pub fn long_version() -> String {
+    format!(
+        "{} (revision {}, built with {})",
+        crate::buildinfo::VERSION,
+        crate::buildinfo::REVISION,
+        crate::buildinfo::RUSTC
+    )
 }
 
 /// Parses a duration such as `500ms`, `5s`, `2m`, `1h` or a bare number of seconds.
@@ -96,46 +105,51 @@ pub fn env_name(prefix: &str, long: &str) -> String {
     s
 }
 
-/// Adds `--collector.<name>` and `--no-collector.<name>` for every spec.
-pub fn add_collector_flags(mut cmd: Command, specs: &[CollectorSpec]) -> Command {
+/// Adds `--collector.<name>` and `--no-collector.<name>` for every collector, and each
+/// collector's own flags.
+pub fn add_collector_flags(mut cmd: Command, specs: &[&dyn CollectorDef]) -> Command {
     for spec in specs {
-        let default = if spec.default_enabled {
+        let default = if spec.default_enabled() {
             "enabled"
         } else {
             "disabled"
         };
         cmd = cmd
             .arg(
-                Arg::new(format!("collector.{}", spec.name))
-                    .long(format!("collector.{}", spec.name))
+                Arg::new(format!("collector.{}", spec.name()))
+                    .long(format!("collector.{}", spec.name()))
                     .action(ArgAction::SetTrue)
                     .help(format!(
                         "Enable the {} collector [{default}]: {}",
-                        spec.name, spec.help
+                        spec.name(),
+                        spec.help()
                     ))
                     .help_heading("Collectors"),
             )
             .arg(
-                Arg::new(format!("no-collector.{}", spec.name))
-                    .long(format!("no-collector.{}", spec.name))
+                Arg::new(format!("no-collector.{}", spec.name()))
+                    .long(format!("no-collector.{}", spec.name()))
                     .action(ArgAction::SetTrue)
-                    .help(format!("Disable the {} collector", spec.name))
+                    .help(format!("Disable the {} collector", spec.name()))
                     .help_heading("Collectors"),
             );
+    }
+    for spec in specs {
+        cmd = spec.augment_args(cmd);
     }
     cmd
 }
 
 /// The collectors enabled by the parsed flags, in spec order.
-pub fn enabled_collectors(m: &ArgMatches, specs: &[CollectorSpec]) -> Vec<&'static str> {
+pub fn enabled_collectors(m: &ArgMatches, specs: &[&dyn CollectorDef]) -> Vec<&'static str> {
     specs
         .iter()
         .filter(|s| {
-            let on = m.get_flag(&format!("collector.{}", s.name));
-            let off = m.get_flag(&format!("no-collector.{}", s.name));
-            if off { false } else { on || s.default_enabled }
+            let on = m.get_flag(&format!("collector.{}", s.name()));
+            let off = m.get_flag(&format!("no-collector.{}", s.name()));
+            if off { false } else { on || s.default_enabled() }
         })
-        .map(|s| s.name)
+        .map(|s| s.name())
         .collect()
 }
 
@@ -162,17 +176,17 @@ pub fn finalize_command(cmd: Command, info: &ExporterInfo) -> Command {
 /// message on a bad flag.
 pub fn parse<T: clap::CommandFactory + FromArgMatches>(
     info: &ExporterInfo,
-    specs: &[CollectorSpec],
-) -> (T, Vec<&'static str>) {
+    specs: &[&dyn CollectorDef],
+) -> (T, Selection) {
     parse_from(info, specs, std::env::args_os())
 }
 
 /// As [`parse`], from an explicit argument list (tests).
 pub fn parse_from<T, I, S>(
     info: &ExporterInfo,
-    specs: &[CollectorSpec],
+    specs: &[&dyn CollectorDef],
     args: I,
-) -> (T, Vec<&'static str>)
+) -> (T, Selection)
 where
     T: clap::CommandFactory + FromArgMatches,
     I: IntoIterator<Item = S>,
@@ -187,9 +201,9 @@ where
 /// As [`parse_from`], returning clap's error instead of exiting.
 pub fn try_parse_from<T, I, S>(
     info: &ExporterInfo,
-    specs: &[CollectorSpec],
+    specs: &[&dyn CollectorDef],
     args: I,
-) -> Result<(T, Vec<&'static str>), clap::Error>
+) -> Result<(T, Selection), clap::Error>
 where
     T: clap::CommandFactory + FromArgMatches,
     I: IntoIterator<Item = S>,
@@ -198,12 +212,20 @@ where
     let cmd = T::command()
         .name(info.name)
         .about(info.description)
-        .version(crate::buildinfo::VERSION);
+        .version(crate::buildinfo::VERSION)
+        .long_version(long_version());
     let cmd = finalize_command(add_collector_flags(cmd, specs), info);
     let mut cmd = cmd;
     let m = cmd.try_get_matches_from_mut(args)?;
     let t = T::from_arg_matches(&m).map_err(|e| e.format(&mut cmd))?;
-    Ok((t, enabled_collectors(&m, specs)))
+    let enabled = enabled_collectors(&m, specs);
+    Ok((
+        t,
+        Selection {
+            matches: m,
+            enabled,
+        },
+    ))
 }
 
 #[cfg(test)]
@@ -226,29 +248,45 @@ mod tests {
         default_listen: ":9999",
         env_prefix: "TEST_EXPORTER_CLI",
     };
-    const SPECS: &[CollectorSpec] = &[
-        CollectorSpec {
-            name: "a",
-            default_enabled: true,
-            help: "A",
-        },
-        CollectorSpec {
-            name: "b",
-            default_enabled: false,
-            help: "B",
-        },
-    ];
+    /// Flags of collector `a`.
+    #[derive(clap::Args, Debug)]
+    struct AArgs {
+        /// An option of collector a.
+        #[arg(long = "collector.a.depth", default_value_t = 3)]
+        depth: u32,
+    }
+
+    const A: crate::collector::Spec<AArgs> = crate::collector::Spec {
+        name: "a",
+        default_enabled: true,
+        help: "A",
+        build: |_, _| Ok(()),
+    };
+    const B: crate::collector::Spec<crate::collector::NoArgs> = crate::collector::Spec {
+        name: "b",
+        default_enabled: false,
+        help: "B",
+        build: |_, _| Ok(()),
+    };
+    const SPECS: &[&dyn CollectorDef] = &[&A, &B];
 
     #[test]
     fn defaults_and_toggles() {
         let (a, on) = try_parse_from::<Args, _, _>(&INFO, SPECS, ["x"]).unwrap();
         assert_eq!(a.web.listen_addresses, vec![":9999"]);
         assert_eq!(a.web.telemetry_path, "/metrics");
-        assert_eq!(on, vec!["a"]);
-        let (_, on) =
-            try_parse_from::<Args, _, _>(&INFO, SPECS, ["x", "--no-collector.a", "--collector.b"])
-                .unwrap();
-        assert_eq!(on, vec!["b"]);
+        assert_eq!(on.enabled, vec!["a"]);
+        let (_, on) = try_parse_from::<Args, _, _>(
+            &INFO,
+            SPECS,
+            ["x", "--no-collector.a", "--collector.b", "--collector.a.depth=5"],
+        )
+        .unwrap();
+        assert_eq!(on.enabled, vec!["b"]);
+        let a = <AArgs as FromArgMatches>::from_arg_matches(&on.matches).unwrap();
+        assert_eq!(a.depth, 5);
+        let err = try_parse_from::<Args, _, _>(&INFO, SPECS, ["x", "--version"]).unwrap_err();
+        assert!(err.to_string().contains("revision"), "{err}");
     }
 
     #[test]

@@ -6,18 +6,52 @@
 
 pub mod buildinfo;
 pub mod cli;
+pub mod collector;
+pub mod expose;
 pub mod follow;
+pub mod labels;
 pub mod logging;
 pub mod logline;
 pub mod metricset;
 pub mod negotiate;
 pub mod process;
+pub mod reload;
 pub mod runner;
 pub mod server;
 pub mod webconfig;
 
+pub use collector::{CollectorDef, Exporter, Setup, Spec};
 pub use metricset::MetricSet;
 pub use runner::{Collector, Runner};
+
+/// Runs a whole exporter: builds the enabled collectors of `defs` from the parsed flags
+/// and serves until SIGTERM/SIGINT. Errors are logged and printed; the exit code says
+/// whether it ended cleanly.
+pub async fn run_exporter(
+    info: ExporterInfo,
+    defs: &[&dyn CollectorDef],
+    selection: &cli::Selection,
+    process: &process::ProcessArgs,
+    web: &cli::WebArgs,
+) -> std::process::ExitCode {
+    let result = async {
+        let exporter = Exporter::build(info, defs, selection, process)?;
+        server::Server::for_exporter(&exporter).serve(web).await
+    };
+    exit_code(info, result.await)
+}
+
+/// Logs and prints a fatal error (with its causes) and turns the outcome into an exit code.
+pub fn exit_code(info: ExporterInfo, result: anyhow::Result<()>) -> std::process::ExitCode {
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "exiting");
+            eprintln!("{}: {e:#}", info.name);
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
 
 /// Static facts about one exporter binary, used by the landing page, build info and flags.
 #[derive(Debug, Clone, Copy)]

@@ -41,7 +41,7 @@ pub fn negotiate(accept: Option<&str>) -> Format {
     };
     let mut best_om = 0.0f64;
     let mut best_text = 0.0f64;
-    for (pos, part) in accept.split(',').enumerate() {
+    for part in accept.split(',') {
         let mut params = part.split(';').map(str::trim);
         let media = params.next().unwrap_or("").to_ascii_lowercase();
         let mut q = 1.0f64;
@@ -57,9 +57,6 @@ pub fn negotiate(accept: Option<&str>) -> Format {
                 }
             }
         }
-        // A tiny positional bonus keeps the client's order as a tie breaker among
-        // equal qualities within the same kind.
-        let _ = pos;
         match media.as_str() {
             "application/openmetrics-text" => {
                 // We only speak 1.0.0; 0.0.1 is a strict subset in practice for what we emit.

@@ -22,21 +22,18 @@
 //! exporter's own metrics leaves that metric out instead of failing the scrape.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use anyhow::{Context, bail};
-use prometheus_client::collector::Collector as PcCollector;
-use prometheus_client::encoding::DescriptorEncoder;
-use prometheus_client::registry::Registry;
 use regex::Regex;
 
-use crate::metricset::{MetricSet, SharedSet, labels};
+use crate::metricset::{MetricSet, labels};
 
 /// Flags of the process collector, flattened into each exporter's arguments.
 #[derive(clap::Args, Debug, Clone)]
 pub struct ProcessArgs {
-    /// Watch processes whose name or command line matches REGEX, reported with label name=NAME (repeatable).
-    #[arg(long = "process.watch", value_name = "NAME=REGEX", action = clap::ArgAction::Append)]
+    /// Watch processes whose name or command line matches REGEX, or the process whose pid is in a pid file (NAME=pidfile:PATH), reported with label name=NAME (repeatable).
+    #[arg(long = "process.watch", value_name = "NAME=REGEX|NAME=pidfile:PATH", action = clap::ArgAction::Append)]
     pub watch: Vec<String>,
     /// Mount point of the procfs holding the watched processes (e.g. the host's /proc).
     #[arg(long = "path.procfs", default_value = "/proc")]
@@ -52,19 +49,30 @@ impl Default for ProcessArgs {
     }
 }
 
+/// How a `--process.watch` entry picks its processes.
+#[derive(Debug, Clone)]
+pub enum Matcher {
+    /// Pattern tried against `comm` and the space-joined command line.
+    Regex(Regex),
+    /// The one process whose pid the file holds (re-read at every scrape, so a restart
+    /// is followed): scopes a watch to one instance of a daemon, e.g. Postfix's
+    /// `$queue_directory/pid/master.pid`.
+    PidFile(PathBuf),
+}
+
 /// One `--process.watch` entry.
 #[derive(Debug, Clone)]
 pub struct Watch {
     /// Value of the `name` label.
     pub name: String,
-    /// Pattern tried against `comm` and the space-joined command line.
-    pub regex: Regex,
+    /// Which processes count.
+    pub matcher: Matcher,
 }
 
-/// Parses `NAME=REGEX`; errors name the flag and the value.
+/// Parses `NAME=REGEX` or `NAME=pidfile:PATH`; errors name the flag and the value.
 pub fn parse_watch(spec: &str) -> anyhow::Result<Watch> {
     let Some((name, re)) = spec.split_once('=') else {
-        bail!("--process.watch {spec:?}: expected NAME=REGEX");
+        bail!("--process.watch {spec:?}: expected NAME=REGEX or NAME=pidfile:PATH");
     };
     let name = name.trim();
     if name.is_empty() {
@@ -73,22 +81,39 @@ pub fn parse_watch(spec: &str) -> anyhow::Result<Watch> {
     if re.is_empty() {
         bail!("--process.watch {spec:?}: REGEX is empty");
     }
-    let regex =
-        Regex::new(re).with_context(|| format!("--process.watch {spec:?}: invalid regex"))?;
+    let matcher = match re.strip_prefix("pidfile:") {
+        Some("") => bail!("--process.watch {spec:?}: the pid file path is empty"),
+        Some(path) => Matcher::PidFile(PathBuf::from(path)),
+        None => Matcher::Regex(
+            Regex::new(re).with_context(|| format!("--process.watch {spec:?}: invalid regex"))?,
+        ),
+    };
     Ok(Watch {
         name: name.to_string(),
-        regex,
+        matcher,
     })
 }
 
-/// Registers the process collector in `registry`; fails on a bad `--process.watch`.
-pub fn register(registry: &mut Registry, args: &ProcessArgs) -> anyhow::Result<()> {
-    let collector = ProcessCollector::new(args)?;
-    registry.register_collector(Box::new(collector));
-    Ok(())
+/// Reads a pid file (Postfix pads the number with spaces); `None` when absent or invalid.
+fn read_pid_file(path: &Path) -> Option<u32> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => {
+            let pid = text.trim().parse::<u32>().ok().filter(|p| *p > 0);
+            if pid.is_none() {
+                tracing::debug!(path = %path.display(), "pid file holds no pid");
+            }
+            pid
+        }
+        Err(e) => {
+            tracing::debug!(path = %path.display(), error = %e, "cannot read pid file");
+            None
+        }
+    }
 }
 
-/// The `prometheus-client` collector behind [`register`]; reads procfs on every encode.
+/// Process metrics: the exporter's own and the watched processes'. Reading procfs can
+/// block, so the runner calls [`ProcessCollector::collect`] off the async workers and
+/// under the scrape timeout, never inside encoding.
 #[derive(Debug)]
 pub struct ProcessCollector {
     root: PathBuf,
@@ -209,6 +234,14 @@ impl ProcessCollector {
         let tps = procfs::ticks_per_second() as f64;
         let page = procfs::page_size();
         let mut acc: Vec<Acc> = self.watches.iter().map(|_| Acc::default()).collect();
+        let pids: Vec<Option<u32>> = self
+            .watches
+            .iter()
+            .map(|w| match &w.matcher {
+                Matcher::PidFile(p) => read_pid_file(p),
+                Matcher::Regex(_) => None,
+            })
+            .collect();
         let own = std::process::id();
         match std::fs::read_dir(&self.root) {
             Ok(dir) => {
@@ -220,7 +253,7 @@ impl ProcessCollector {
                     if pid == own {
                         continue;
                     }
-                    self.visit(&entry.path(), pid, &mut acc);
+                    self.visit(&entry.path(), pid, &pids, &mut acc);
                 }
             }
             Err(e) => {
@@ -267,7 +300,7 @@ impl ProcessCollector {
         }
     }
 
-    fn visit(&self, dir: &Path, pid: u32, acc: &mut [Acc]) {
+    fn visit(&self, dir: &Path, pid: u32, pids: &[Option<u32>], acc: &mut [Acc]) {
         let proc = match procfs::process::Process::new_with_root(dir.to_path_buf()) {
             Ok(p) => p,
             Err(e) => {
@@ -285,10 +318,14 @@ impl ProcessCollector {
         // Kernel threads and zombies have an empty command line; comm still matches.
         let cmdline = proc.cmdline().map(|v| v.join(" ")).unwrap_or_default();
         let mut fds: Option<Option<usize>> = None;
-        for (w, a) in self.watches.iter().zip(acc.iter_mut()) {
-            if !(w.regex.is_match(&stat.comm)
-                || (!cmdline.is_empty() && w.regex.is_match(&cmdline)))
-            {
+        for ((w, a), want_pid) in self.watches.iter().zip(acc.iter_mut()).zip(pids) {
+            let hit = match &w.matcher {
+                Matcher::Regex(re) => {
+                    re.is_match(&stat.comm) || (!cmdline.is_empty() && re.is_match(&cmdline))
+                }
+                Matcher::PidFile(_) => *want_pid == Some(pid),
+            };
+            if !hit {
                 continue;
             }
             a.count += 1;
@@ -323,12 +360,6 @@ struct Acc {
     fds: u64,
     fds_unknown: bool,
     oldest_start: Option<u64>,
-}
-
-impl PcCollector for ProcessCollector {
-    fn encode(&self, encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        SharedSet(Arc::new(self.collect())).encode(encoder)
-    }
 }
 
 /// Entries of a `/proc/<pid>/fd` directory.
@@ -370,10 +401,19 @@ mod tests {
     fn watch_specs() {
         let w = parse_watch("master=^/usr/lib/postfix/sbin/master( |$)").unwrap();
         assert_eq!(w.name, "master");
-        assert!(w.regex.is_match("/usr/lib/postfix/sbin/master -w"));
+        let re = |w: &Watch| match &w.matcher {
+            Matcher::Regex(r) => r.clone(),
+            Matcher::PidFile(p) => panic!("pid file {p:?}"),
+        };
+        assert!(re(&w).is_match("/usr/lib/postfix/sbin/master -w"));
         // Only the first '=' separates; the regex may contain more.
         let w = parse_watch("x=a=b").unwrap();
-        assert_eq!(w.regex.as_str(), "a=b");
+        assert_eq!(re(&w).as_str(), "a=b");
+        let w = parse_watch("postfix-out=pidfile:/var/spool/postfix-out/pid/master.pid").unwrap();
+        assert!(
+            matches!(&w.matcher, Matcher::PidFile(p) if p == Path::new("/var/spool/postfix-out/pid/master.pid"))
+        );
+        assert!(parse_watch("x=pidfile:").is_err());
         let e = parse_watch("nameonly").unwrap_err().to_string();
         assert!(
             e.contains("--process.watch \"nameonly\"") && e.contains("NAME=REGEX"),

@@ -1,70 +1,310 @@
-//! The HTTP server: `/metrics` (configurable), `/-/healthy`, `/-/ready` and a landing
-//! page, GET and HEAD only, optional TLS and basic auth, graceful shutdown on
-//! SIGTERM/SIGINT with a bounded drain time.
+//! The HTTP server: `/metrics` (configurable), `/-/healthy`, `/-/ready`, `/-/reload` and a
+//! landing page, GET and HEAD only (POST for reload), optional TLS and basic auth, graceful
+//! shutdown on SIGTERM/SIGINT with a bounded drain time, reload on SIGHUP.
+//!
+//! [`Server`] is a small builder: an exporter hands it its runner and reload hooks, adds
+//! routes with their landing-page links (`/probe`), and serves.
 
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
-use std::sync::Arc;
+use std::path::PathBuf;
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{MethodRouter, get, post};
+use axum_server::tls_rustls::RustlsConfig;
 use tower_http::compression::CompressionLayer;
 
 use crate::ExporterInfo;
 use crate::cli::WebArgs;
-use crate::negotiate::{Format, negotiate, openmetrics_to_text004};
+use crate::collector::Exporter;
+use crate::reload::{Commit, Reloadable, Reloader};
 use crate::runner::{Runner, timeout_from_header};
 use crate::webconfig::{BasicAuth, WebConfig};
+
+type Headers = Arc<Vec<(HeaderName, HeaderValue)>>;
+
+/// The parts of the web config that can change on reload: basic-auth users, response
+/// headers and the TLS certificates (switching TLS on or off needs new listeners, so a
+/// restart).
+#[derive(Default)]
+struct WebRuntime {
+    path: Option<PathBuf>,
+    auth: RwLock<Option<Arc<BasicAuth>>>,
+    headers: RwLock<Headers>,
+    tls: Option<RustlsConfig>,
+}
+
+impl WebRuntime {
+    fn auth(&self) -> Option<Arc<BasicAuth>> {
+        self.auth
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn headers(&self) -> Headers {
+        Arc::clone(&self.headers.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    fn describe(&self) -> String {
+        match &self.path {
+            Some(p) => format!("web config {}", p.display()),
+            None => "web config".into(),
+        }
+    }
+
+    fn set(&self, auth: Option<BasicAuth>, headers: Vec<(HeaderName, HeaderValue)>) {
+        *self.auth.write().unwrap_or_else(PoisonError::into_inner) = auth.map(Arc::new);
+        *self.headers.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(headers);
+    }
+}
 
 #[derive(Clone)]
 struct AppState {
     info: ExporterInfo,
     runner: Arc<Runner>,
+    reloader: Reloader,
     telemetry_path: String,
-    extra_links: Vec<(String, String)>,
+    links: Vec<(String, String)>,
 }
 
-/// Builds the router for one exporter. `extra` is merged in (for example `/probe`);
-/// `extra_links` are `(path, label)` pairs shown on the landing page.
-pub fn app(
+/// Builds and serves one exporter's HTTP endpoints.
+pub struct Server {
     info: ExporterInfo,
     runner: Arc<Runner>,
-    telemetry_path: &str,
+    reloader: Reloader,
+    telemetry_path: String,
     extra: Router,
-    extra_links: Vec<(String, String)>,
-    auth: Option<Arc<BasicAuth>>,
-) -> Router {
-    let state = AppState {
-        info,
-        runner,
-        telemetry_path: telemetry_path.to_string(),
-        extra_links,
-    };
-    let protected = Router::new()
-        .route(telemetry_path, get(metrics_handler))
-        .route("/", get(landing_handler))
-        .with_state(state.clone())
-        .merge(extra)
-        .layer(CompressionLayer::new().gzip(true));
-    let protected = match auth {
-        Some(a) => protected.layer(middleware::from_fn_with_state(a, auth_middleware)),
-        None => protected,
-    };
-    // Health endpoints stay open even with basic auth: kubelet probes carry no credentials
-    // and the answers reveal nothing.
-    Router::new()
-        .route("/-/healthy", get(|| async { "Healthy\n" }))
-        .route("/-/ready", get(ready_handler))
-        .with_state(state)
-        .merge(protected)
+    links: Vec<(String, String)>,
+    web: Arc<WebRuntime>,
 }
 
-async fn auth_middleware(State(auth): State<Arc<BasicAuth>>, req: Request, next: Next) -> Response {
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("exporter", &self.info.name)
+            .field("telemetry_path", &self.telemetry_path)
+            .finish()
+    }
+}
+
+impl Server {
+    /// A server for `runner`, with `/metrics` as telemetry path and no reload hooks.
+    pub fn new(info: ExporterInfo, runner: Arc<Runner>) -> Self {
+        Self {
+            info,
+            runner,
+            reloader: Reloader::default(),
+            telemetry_path: "/metrics".into(),
+            extra: Router::new(),
+            links: Vec::new(),
+            web: Arc::new(WebRuntime::default()),
+        }
+    }
+
+    /// A server for a built exporter (its runner and its reload hooks).
+    pub fn for_exporter(exporter: &Exporter) -> Self {
+        Self::new(exporter.info, Arc::clone(&exporter.runner)).reloader(exporter.reloader.clone())
+    }
+
+    /// Serves the metrics under `path` instead of `/metrics`.
+    pub fn telemetry_path(mut self, path: &str) -> Self {
+        self.telemetry_path = path.to_string();
+        self
+    }
+
+    /// Uses `reloader` for SIGHUP and `POST /-/reload`.
+    pub fn reloader(mut self, reloader: Reloader) -> Self {
+        self.reloader = reloader;
+        self
+    }
+
+    /// Adds a route (behind basic auth when configured), listed on the landing page as
+    /// `label` when one is given.
+    pub fn route(mut self, path: &str, route: MethodRouter, label: Option<&str>) -> Self {
+        self.extra = self.extra.route(path, route);
+        if let Some(l) = label {
+            self.links.push((path.to_string(), l.to_string()));
+        }
+        self
+    }
+
+    /// Adds a landing-page link without a route (for routes merged by the caller).
+    pub fn link(mut self, path: &str, label: &str) -> Self {
+        self.links.push((path.to_string(), label.to_string()));
+        self
+    }
+
+    /// Requires these basic-auth users on everything but the health endpoints.
+    pub fn basic_auth(self, auth: Option<BasicAuth>) -> Self {
+        let headers = (*self.web.headers()).clone();
+        self.web.set(auth, headers);
+        self
+    }
+
+    /// Uses the basic-auth users and response headers of `cfg` (its TLS part is applied by
+    /// [`Server::serve`] from the file, or by the caller's listeners).
+    pub fn web_config(self, cfg: WebConfig) -> Self {
+        self.web.set(cfg.basic_auth, cfg.headers);
+        self
+    }
+
+    /// The router with every route and layer (tests drive it directly).
+    pub fn router(&self) -> Router {
+        let state = AppState {
+            info: self.info,
+            runner: Arc::clone(&self.runner),
+            reloader: self.reloader.clone(),
+            telemetry_path: self.telemetry_path.clone(),
+            links: self.links.clone(),
+        };
+        let protected = Router::new()
+            .route(&self.telemetry_path, get(metrics_handler))
+            .route("/", get(landing_handler))
+            .route("/-/reload", post(reload_handler))
+            .with_state(state.clone())
+            .merge(self.extra.clone())
+            .layer(CompressionLayer::new().gzip(true))
+            .layer(middleware::from_fn_with_state(
+                Arc::clone(&self.web),
+                auth_middleware,
+            ));
+        // Health endpoints stay open even with basic auth: kubelet probes carry no
+        // credentials and the answers reveal nothing.
+        Router::new()
+            .route("/-/healthy", get(|| async { "Healthy\n" }))
+            .route("/-/ready", get(ready_handler))
+            .with_state(state)
+            .merge(protected)
+            // `http_server_config.headers` go on every response, 401s and health checks included.
+            .layer(middleware::from_fn_with_state(
+                Arc::clone(&self.web),
+                headers_middleware,
+            ))
+    }
+
+    /// Loads the web config (if any), binds the listeners, reloads on SIGHUP, and serves
+    /// until SIGTERM/SIGINT.
+    pub async fn serve(mut self, web: &WebArgs) -> anyhow::Result<()> {
+        self.telemetry_path = web.telemetry_path.clone();
+        let cfg = match &web.config_file {
+            Some(p) => crate::webconfig::load(p)?,
+            None => WebConfig::default(),
+        };
+        let WebConfig {
+            tls,
+            basic_auth,
+            headers,
+        } = cfg;
+        let rustls = tls.map(RustlsConfig::from_config);
+        let rt = Arc::new(WebRuntime {
+            path: web.config_file.clone(),
+            tls: rustls.clone(),
+            ..Default::default()
+        });
+        rt.set(basic_auth, headers);
+        self.web = Arc::clone(&rt);
+        if web.config_file.is_some() {
+            self.reloader.add(Arc::new(WebReload(rt)));
+        }
+        let listeners = bind_all(&web.listen_addresses)?;
+        let router = self.router();
+        let reloader = self.reloader.clone();
+        tokio::spawn(async move { reload_on_sighup(reloader).await });
+        serve_with(listeners, router, rustls, shutdown_signal(), web.shutdown_timeout).await
+    }
+}
+
+/// The web config's reload hook (a newtype so the runtime stays private).
+struct WebReload(Arc<WebRuntime>);
+
+impl Reloadable for WebReload {
+    fn describe(&self) -> String {
+        self.0.describe()
+    }
+
+    fn prepare(&self) -> anyhow::Result<Commit> {
+        let path = self.0.path.clone().context("no web config file")?;
+        let cfg = crate::webconfig::load(&path)?;
+        anyhow::ensure!(
+            cfg.tls.is_some() == self.0.tls.is_some(),
+            "web config {}: switching TLS {} needs a restart",
+            path.display(),
+            if cfg.tls.is_some() { "on" } else { "off" }
+        );
+        let rt = Arc::clone(&self.0);
+        Ok(Box::new(move || {
+            let WebConfig {
+                tls,
+                basic_auth,
+                headers,
+            } = cfg;
+            if let (Some(h), Some(t)) = (&rt.tls, tls) {
+                h.reload_from_config(t);
+            }
+            rt.set(basic_auth, headers);
+        }))
+    }
+}
+
+/// Runs a reload on every SIGHUP, off the async workers (files, bcrypt).
+async fn reload_on_sighup(reloader: Reloader) {
+    let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+    else {
+        tracing::warn!("cannot listen for SIGHUP; reload only through POST /-/reload");
+        return;
+    };
+    while hup.recv().await.is_some() {
+        tracing::info!("SIGHUP received, reloading the configuration");
+        let r = reloader.clone();
+        // The outcome is logged and in the reload metrics.
+        let _ = tokio::task::spawn_blocking(move || r.reload()).await;
+    }
+}
+
+async fn reload_handler(State(st): State<AppState>) -> Response {
+    let r = st.reloader.clone();
+    match tokio::task::spawn_blocking(move || r.reload()).await {
+        Ok(Ok(())) => (StatusCode::OK, "Reloaded\n").into_response(),
+        Ok(Err(e)) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("Reload failed: {e:#}\n"),
+        )
+            .into_response(),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("Reload failed: {e}\n"),
+        )
+            .into_response(),
+    }
+}
+
+async fn headers_middleware(
+    State(web): State<Arc<WebRuntime>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let mut resp = next.run(req).await;
+    for (k, v) in web.headers().iter() {
+        resp.headers_mut().insert(k.clone(), v.clone());
+    }
+    resp
+}
+
+async fn auth_middleware(
+    State(web): State<Arc<WebRuntime>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let Some(auth) = web.auth() else {
+        return next.run(req).await;
+    };
     let header = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -87,38 +327,23 @@ async fn auth_middleware(State(auth): State<Arc<BasicAuth>>, req: Request, next:
 }
 
 async fn ready_handler(State(st): State<AppState>) -> Response {
-    if st.runner.is_ready() {
-        (StatusCode::OK, "Ready\n").into_response()
-    } else {
-        (
+    match st.runner.not_ready() {
+        None => (StatusCode::OK, "Ready\n").into_response(),
+        Some(why) => (
             StatusCode::SERVICE_UNAVAILABLE,
-            "Not ready: first collection not finished\n",
+            format!("Not ready: {why}\n"),
         )
-            .into_response()
+            .into_response(),
     }
 }
 
 async fn metrics_handler(State(st): State<AppState>, headers: HeaderMap) -> Response {
-    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
     let timeout = timeout_from_header(
         headers
             .get("x-prometheus-scrape-timeout-seconds")
             .and_then(|v| v.to_str().ok()),
     );
-    let format = negotiate(accept);
-    let om = st.runner.scrape(timeout).await;
-    let body = match format {
-        Format::OpenMetrics => om,
-        Format::Text004 => openmetrics_to_text004(&om),
-    };
-    (
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static(format.content_type()),
-        )],
-        body,
-    )
-        .into_response()
+    crate::expose::respond(st.runner.scrape(timeout).await, &headers)
 }
 
 async fn landing_handler(State(st): State<AppState>) -> Html<String> {
@@ -138,13 +363,14 @@ async fn landing_handler(State(st): State<AppState>) -> Html<String> {
         "<li><a href=\"{p}\">{p}</a> metrics</li><li><a href=\"/-/healthy\">/-/healthy</a></li><li><a href=\"/-/ready\">/-/ready</a></li>",
         p = esc(&st.telemetry_path)
     );
-    for (path, label) in &st.extra_links {
+    for (path, label) in &st.links {
         links.push_str(&format!(
             "<li><a href=\"{}\">{}</a></li>",
             esc(path),
             esc(label)
         ));
     }
+    links.push_str("<li>POST /-/reload re-reads the configuration files</li>");
     Html(format!(
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{name}</title></head><body>\
 <h1>{name}</h1><p>{desc}</p>\
@@ -184,45 +410,30 @@ pub fn bind_all(addrs: &[String]) -> anyhow::Result<Vec<(String, TcpListener)>> 
     Ok(out)
 }
 
-/// Loads the web config (if any), binds the listeners and serves until SIGTERM/SIGINT.
-pub async fn serve(
-    info: ExporterInfo,
-    web: &WebArgs,
-    runner: Arc<Runner>,
-    extra: Router,
-    extra_links: Vec<(String, String)>,
-) -> anyhow::Result<()> {
-    let mut cfg = match &web.config_file {
-        Some(p) => crate::webconfig::load(p)?,
-        None => WebConfig::default(),
-    };
-    let listeners = bind_all(&web.listen_addresses)?;
-    let router = app(
-        info,
-        runner,
-        &web.telemetry_path,
-        extra,
-        extra_links,
-        cfg.basic_auth.take().map(Arc::new),
-    );
-    // `http_server_config.headers` go on every response, 401s and health checks included.
-    let router = cfg.apply_headers(router);
-    serve_listeners(
-        listeners,
-        router,
-        cfg.tls,
-        shutdown_signal(),
-        web.shutdown_timeout,
-    )
-    .await
-}
-
 /// Serves `router` on pre-bound listeners until `shutdown` resolves, then drains for at
 /// most `drain`.
 pub async fn serve_listeners(
     listeners: Vec<(String, TcpListener)>,
     router: Router,
     tls: Option<Arc<rustls::ServerConfig>>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    drain: Duration,
+) -> anyhow::Result<()> {
+    serve_with(
+        listeners,
+        router,
+        tls.map(RustlsConfig::from_config),
+        shutdown,
+        drain,
+    )
+    .await
+}
+
+/// As [`serve_listeners`], with a TLS handle that reloads can update.
+async fn serve_with(
+    listeners: Vec<(String, TcpListener)>,
+    router: Router,
+    tls: Option<RustlsConfig>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     drain: Duration,
 ) -> anyhow::Result<()> {
@@ -234,9 +445,8 @@ pub async fn serve_listeners(
         let scheme = if tls.is_some() { "https" } else { "http" };
         tracing::info!(address = %addr, scheme, "listening");
         match &tls {
-            Some(cfg) => {
-                let rc = axum_server::tls_rustls::RustlsConfig::from_config(Arc::clone(cfg));
-                let server = axum_server::from_tcp_rustls(l, rc)
+            Some(rc) => {
+                let server = axum_server::from_tcp_rustls(l, rc.clone())
                     .with_context(|| format!("cannot serve on {addr}"))?;
                 tasks
                     .spawn(async move { server.handle(h).serve(svc).await.map_err(|e| (addr, e)) });

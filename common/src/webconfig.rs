@@ -51,27 +51,6 @@ pub struct WebConfig {
     pub headers: Vec<(HeaderName, HeaderValue)>,
 }
 
-impl WebConfig {
-    /// Wraps `router` so every response carries the configured `headers` (no-op without any).
-    pub fn apply_headers(&self, router: axum::Router) -> axum::Router {
-        if self.headers.is_empty() {
-            return router;
-        }
-        let headers = Arc::new(self.headers.clone());
-        router.layer(axum::middleware::map_response(
-            move |mut resp: axum::response::Response| {
-                let headers = Arc::clone(&headers);
-                async move {
-                    for (k, v) in headers.iter() {
-                        resp.headers_mut().insert(k.clone(), v.clone());
-                    }
-                    resp
-                }
-            },
-        ))
-    }
-}
-
 /// Successful verifications kept before the cache is emptied and refilled.
 const AUTH_CACHE_SIZE: usize = 1024;
 

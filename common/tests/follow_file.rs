@@ -65,7 +65,7 @@ fn start(source: Source) -> (Arc<Collect>, FollowMetrics, FollowHandle) {
 
 fn start_with(source: Source, o: FollowOptions) -> (Arc<Collect>, FollowMetrics, FollowHandle) {
     let c = Arc::new(Collect::default());
-    let m = FollowMetrics::new("test", "service");
+    let m = FollowMetrics::new("test", "service").source("test");
     let h = spawn(source, c.clone(), m.clone(), o).unwrap();
     assert!(h.wait_started(DEADLINE));
     (c, m, h)
@@ -423,7 +423,7 @@ fn fifo_path_that_is_a_regular_file_is_refused() {
     let err = spawn(
         Source::Fifo(path),
         c,
-        FollowMetrics::new("test", "service"),
+        FollowMetrics::new("test", "service").source("test"),
         opts(),
     )
     .unwrap_err();

@@ -49,7 +49,7 @@ fn wait_until(mut cond: impl FnMut() -> bool) -> bool {
 
 fn start(source: Source) -> (Arc<Collect>, FollowMetrics, FollowHandle) {
     let c = Arc::new(Collect::default());
-    let m = FollowMetrics::new("test", "service");
+    let m = FollowMetrics::new("test", "service").source("test");
     let o = FollowOptions {
         poll_interval: Duration::from_millis(20),
         ..FollowOptions::default()
@@ -97,7 +97,7 @@ fn udp_datagrams() {
     let err = spawn(
         Source::SyslogUdp(addr),
         Arc::new(Collect::default()),
-        FollowMetrics::new("test", "service"),
+        FollowMetrics::new("test", "service").source("test"),
         FollowOptions::default(),
     )
     .unwrap_err();
@@ -232,7 +232,7 @@ fn unixgram_path_that_is_a_regular_file_is_refused() {
     let err = spawn(
         Source::SyslogUnix(path.clone()),
         Arc::new(Collect::default()),
-        FollowMetrics::new("test", "service"),
+        FollowMetrics::new("test", "service").source("test"),
         FollowOptions::default(),
     )
     .unwrap_err();

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use axum::Router;
-use common::runner::{Background, CollectContext};
-use common::server::{app, bind_all, serve_listeners};
+use common::runner::{Background, BackgroundOptions, CollectContext};
+use common::server::{bind_all, serve_listeners};
 use common::{Collector, ExporterInfo, MetricSet, Runner, webconfig};
 use reqwest::StatusCode;
 use tokio::sync::{Notify, oneshot};
@@ -41,11 +41,7 @@ struct Fixed {
 }
 
 #[async_trait]
-impl Collector for Fixed {
-    fn name(&self) -> &'static str {
-        self.name
-    }
-    async fn collect(&self, _ctx: &CollectContext) -> anyhow::Result<MetricSet> {
+impl Collector for Fixed {    async fn collect(&self, _ctx: &CollectContext) -> anyhow::Result<MetricSet> {
         tokio::time::sleep(self.delay).await;
         let mut s = MetricSet::new();
         s.gauge(
@@ -62,11 +58,7 @@ impl Collector for Fixed {
 struct Gated(Arc<Notify>);
 
 #[async_trait]
-impl Collector for Gated {
-    fn name(&self) -> &'static str {
-        "gated"
-    }
-    async fn collect(&self, _ctx: &CollectContext) -> anyhow::Result<MetricSet> {
+impl Collector for Gated {    async fn collect(&self, _ctx: &CollectContext) -> anyhow::Result<MetricSet> {
         self.0.notified().await;
         let mut s = MetricSet::new();
         s.gauge("t_gated_value", "A test value.", vec![], 1.0);
@@ -76,12 +68,12 @@ impl Collector for Gated {
 
 fn runner(slow: Duration) -> Arc<Runner> {
     let mut r = Runner::new("t");
-    r.add(Arc::new(Fixed {
+    r.add("good", Arc::new(Fixed {
         name: "good",
         value: 4.0,
         delay: Duration::ZERO,
     }));
-    r.add(Arc::new(Fixed {
+    r.add("slow", Arc::new(Fixed {
         name: "slow",
         value: 7.0,
         delay: slow,
@@ -90,14 +82,11 @@ fn runner(slow: Duration) -> Arc<Runner> {
 }
 
 fn router(r: Arc<Runner>, path: &str, auth: Option<webconfig::BasicAuth>) -> Router {
-    app(
-        INFO,
-        r,
-        path,
-        Router::new(),
-        vec![("/probe".to_string(), "Probe <target>".to_string())],
-        auth.map(Arc::new),
-    )
+    common::server::Server::new(INFO, r)
+        .telemetry_path(path)
+        .link("/probe", "Probe <target>")
+        .basic_auth(auth)
+        .router()
 }
 
 struct Server {
@@ -282,9 +271,13 @@ async fn negotiation_compression_methods_and_pages() {
 async fn ready_waits_for_the_first_background_collection() {
     let gate = Arc::new(Notify::new());
     let bg = Background::spawn(
+        "gated",
         Arc::new(Gated(Arc::clone(&gate))),
-        Duration::from_secs(3600),
-        Duration::from_secs(30),
+        BackgroundOptions {
+            interval: Duration::from_secs(3600),
+            timeout: Duration::from_secs(30),
+            ..Default::default()
+        },
     );
     let mut r = Runner::new("t");
     r.add_background(bg);
@@ -737,13 +730,9 @@ async fn basic_auth_and_configured_headers() {
     )
     .unwrap();
     let cfg = webconfig::load(&p).unwrap();
-    let r = router(runner(Duration::ZERO), "/metrics", cfg.basic_auth);
-    let r = webconfig::WebConfig {
-        tls: None,
-        basic_auth: None,
-        headers: cfg.headers,
-    }
-    .apply_headers(r);
+    let r = common::server::Server::new(INFO, runner(Duration::ZERO))
+        .web_config(cfg)
+        .router();
     let s = Server::start(r, None, 1, Duration::from_secs(2)).await;
     let c = client();
 

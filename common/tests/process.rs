@@ -8,8 +8,15 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use common::process::{ProcessArgs, ProcessCollector, register};
+use common::process::{ProcessArgs, ProcessCollector};
 use prometheus_client::registry::Registry;
+
+/// The OpenMetrics text of one collection, through the exporters' one exposition path.
+fn expose(c: &ProcessCollector) -> String {
+    let mut reg = Registry::default();
+    reg.register_collector(Box::new(c.collect().into_collector()));
+    common::expose::encode(&[&reg])
+}
 
 fn now() -> f64 {
     SystemTime::now()
@@ -155,14 +162,8 @@ fn regex_escape(s: &str) -> String {
 
 #[test]
 fn registry_output_has_the_contract_names() {
-    let mut reg = Registry::default();
-    register(
-        &mut reg,
-        &args(&["none=^no-such-process-xyz$"], Path::new("/proc")),
-    )
-    .unwrap();
-    let mut out = String::new();
-    prometheus_client::encoding::text::encode(&mut out, &reg).unwrap();
+    let c = ProcessCollector::new(&args(&["none=^no-such-process-xyz$"], Path::new("/proc"))).unwrap();
+    let out = expose(&c);
     for want in [
         "# TYPE process_cpu_seconds counter\n",
         "process_cpu_seconds_total ",
@@ -187,15 +188,14 @@ fn registry_output_has_the_contract_names() {
 
 #[test]
 fn bad_flags_are_errors_naming_the_flag() {
-    let mut reg = Registry::default();
     let e = format!(
         "{:#}",
-        register(&mut reg, &args(&["postfix=(unclosed"], Path::new("/proc"))).unwrap_err()
+        ProcessCollector::new(&args(&["postfix=(unclosed"], Path::new("/proc"))).unwrap_err()
     );
     assert!(e.contains("--process.watch \"postfix=(unclosed\""), "{e}");
     let e = format!(
         "{:#}",
-        register(&mut reg, &args(&["postfix"], Path::new("/proc"))).unwrap_err()
+        ProcessCollector::new(&args(&["postfix"], Path::new("/proc"))).unwrap_err()
     );
     assert!(
         e.contains("--process.watch \"postfix\": expected NAME=REGEX"),
@@ -380,4 +380,33 @@ fn missing_procfs_root_reports_zero_not_failure() {
     );
     // Own metrics still come from the real /proc/self.
     assert!(m.value("process_threads", &[]).unwrap() >= 1.0);
+}
+
+#[test]
+fn pid_file_watch_counts_only_that_process() {
+    // Two identical processes: a regex cannot tell them apart, the pid file can (this is
+    // how one Postfix instance's master is watched among several on a host).
+    let mut a = Command::new("sleep").arg("30").spawn().unwrap();
+    let mut b = Command::new("sleep").arg("30").spawn().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let pidfile = dir.path().join("master.pid");
+    // Postfix writes the pid right-aligned in 10 columns.
+    std::fs::write(&pidfile, format!("{:>10}\n", a.id())).unwrap();
+    let spec = format!("one=pidfile:{}", pidfile.display());
+    let both = format!("both=^sleep$");
+    let c = ProcessCollector::new(&args(&[&spec, &both], Path::new("/proc"))).unwrap();
+    let m = c.collect();
+    assert_eq!(m.value("process_watched_processes", &[("name", "one")]), Some(1.0));
+    assert!(m.value("process_watched_processes", &[("name", "both")]).unwrap() >= 2.0);
+    assert!(m.value("process_watched_oldest_start_time_seconds", &[("name", "one")]).is_some());
+    // The daemon restarts with a new pid: the file is re-read at every collection.
+    std::fs::write(&pidfile, format!("{}\n", b.id())).unwrap();
+    a.kill().unwrap();
+    a.wait().unwrap();
+    assert_eq!(c.collect().value("process_watched_processes", &[("name", "one")]), Some(1.0));
+    // No pid file (daemon stopped): zero, not an error.
+    std::fs::remove_file(&pidfile).unwrap();
+    assert_eq!(c.collect().value("process_watched_processes", &[("name", "one")]), Some(0.0));
+    b.kill().unwrap();
+    b.wait().unwrap();
 }

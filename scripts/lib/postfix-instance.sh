@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # A throw-away Postfix instance in a directory of its own, on loopback ports: the shell twin
-# of tests/src/postfix.rs (see /work/shared/LAB.md). Source this file, then:
+# of tests/src/postfix.rs (docs/development.md explains both). Source this file, then:
 #   postfix_instance_create DIR SMTP_PORT [SHOWQ_PORT] [TRANSPORT_LINES]
 #   postfix_instance_start DIR      # waits for the master's "daemon started" in DIR/maillog
 #   postfix_instance_stop DIR       # postfix stop, then SIGKILL of the master by pid file
@@ -51,8 +51,7 @@ postfix_instance_start() {
     tail -n 20 "$dir/maillog" >&2 2>/dev/null || true
     return 1
   fi
-  local i
-  for i in $(seq 1 200); do
+  for _ in $(seq 1 200); do
     if grep -q 'daemon started' "$dir/maillog" 2>/dev/null; then return 0; fi
     sleep 0.1
   done
@@ -65,8 +64,7 @@ postfix_instance_stop() {
   [ -f "$dir/spool/pid/master.pid" ] && pid="$(tr -d ' \n' <"$dir/spool/pid/master.pid")"
   postfix -c "$dir/etc" stop >/dev/null 2>&1 || true
   if [ -n "$pid" ]; then
-    local i
-    for i in $(seq 1 100); do
+    for _ in $(seq 1 100); do
       [ -d "/proc/$pid" ] || return 0
       sleep 0.1
     done

@@ -4,8 +4,13 @@ use std::fs::File;
 use std::io::{ErrorKind, Read, Seek, SeekFrom};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
+use std::time::Duration;
 
 use super::{Ctx, READ_CHUNK};
+
+/// Longest wait between two attempts while a path keeps failing (not a file, no
+/// permission, read errors): retrying every poll would fill the log and burn CPU.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 struct Open {
     file: File,
@@ -18,6 +23,13 @@ fn open(path: &Path) -> std::io::Result<Open> {
     let file = File::open(path)?;
     // The identity of what was really opened, not of what a stat before it saw.
     let m = file.metadata()?;
+    if m.is_dir() {
+        // Opening a directory succeeds on Linux; every read would then fail with EISDIR.
+        return Err(std::io::Error::new(
+            ErrorKind::InvalidInput,
+            "is a directory, not a log file",
+        ));
+    }
     Ok(Open {
         file,
         dev: m.dev(),
@@ -55,7 +67,7 @@ fn look(path: &Path, cur: &Open) -> std::io::Result<PathState> {
 }
 
 /// Reads `cur` to its current end, feeding lines. Returns false on a read error.
-fn drain(cur: &mut Open, buf: &mut [u8], ctx: &mut Ctx) -> bool {
+fn drain(cur: &mut Open, buf: &mut [u8], ctx: &mut Ctx, shown: &str) -> bool {
     loop {
         match cur.file.read(buf) {
             Ok(0) => return true,
@@ -66,7 +78,7 @@ fn drain(cur: &mut Open, buf: &mut [u8], ctx: &mut Ctx) -> bool {
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
             Err(e) => {
                 ctx.metrics().read_errors.inc();
-                tracing::warn!(error = %e, "error reading log file");
+                tracing::warn!(path = %shown, error = %e, "error reading log file");
                 return false;
             }
         }
@@ -75,6 +87,10 @@ fn drain(cur: &mut Open, buf: &mut [u8], ctx: &mut Ctx) -> bool {
 
 pub(super) fn run(path: &Path, from_beginning: bool, mut ctx: Ctx) {
     let shown = path.display().to_string();
+    // A file that exists but cannot be opened yet (permissions, not a file) holds old
+    // lines: once readable, it is read from its end like any file present at start.
+    let mut skip_existing = false;
+    let mut open_failing = false;
     let mut cur = match open(path) {
         Ok(mut o) => {
             if !from_beginning {
@@ -95,45 +111,65 @@ pub(super) fn run(path: &Path, from_beginning: bool, mut ctx: Ctx) {
                 tracing::warn!(path = %shown, "log file does not exist yet, waiting for it");
             } else {
                 ctx.metrics().read_errors.inc();
-                tracing::warn!(path = %shown, error = %e, "cannot open log file, will retry");
+                skip_existing = !from_beginning;
+                open_failing = true;
+                tracing::warn!(path = %shown, error = %e, "cannot open log file, will retry with backoff");
             }
             None
         }
     };
     ctx.shared.set_started();
     let mut buf = vec![0u8; READ_CHUNK];
-    // A failing open is counted once per episode, not once per poll.
-    let mut open_failing = false;
+    // A failing open is counted and logged once per episode (`open_failing`), not once
+    // per poll, and retried with a growing delay.
+    let mut backoff = ctx.poll;
     while !ctx.shared.stopping() {
         let Some(o) = cur.as_mut() else {
             match open(path) {
-                Ok(o) => {
-                    tracing::info!(path = %shown, "log file appeared, reading it from the beginning");
+                Ok(mut o) => {
+                    if skip_existing {
+                        if let Ok(end) = o.file.seek(SeekFrom::End(0)) {
+                            o.offset = end;
+                        }
+                        tracing::info!(path = %shown, offset = o.offset, "log file readable now, following it from its end");
+                    } else {
+                        tracing::info!(path = %shown, "log file appeared, reading it from the beginning");
+                    }
+                    skip_existing = false;
                     ctx.metrics().source_up.set(1);
                     cur = Some(o);
                     open_failing = false;
+                    backoff = ctx.poll;
                     continue;
                 }
-                Err(e) if e.kind() == ErrorKind::NotFound => {}
+                Err(e) if e.kind() == ErrorKind::NotFound => {
+                    // Gone: whatever appears there next is a new file.
+                    skip_existing = false;
+                    open_failing = false;
+                    backoff = ctx.poll;
+                }
                 Err(e) => {
                     if !open_failing {
                         ctx.metrics().read_errors.inc();
-                        tracing::warn!(path = %shown, error = %e, "cannot open log file, will retry");
+                        tracing::warn!(path = %shown, error = %e, "cannot open log file, will retry with backoff");
                         open_failing = true;
                     }
+                    backoff = (backoff * 2).min(MAX_BACKOFF.max(ctx.poll));
                 }
             }
-            if ctx.shared.sleep(ctx.poll) {
+            if ctx.shared.sleep(backoff) {
                 break;
             }
             continue;
         };
-        if !drain(o, &mut buf, &mut ctx) {
-            if ctx.shared.sleep(ctx.poll) {
+        if !drain(o, &mut buf, &mut ctx, &shown) {
+            backoff = (backoff * 2).min(MAX_BACKOFF.max(ctx.poll));
+            if ctx.shared.sleep(backoff) {
                 break;
             }
             continue;
         }
+        backoff = ctx.poll;
         // At end of file: has the path moved on?
         match look(path, o) {
             Ok(PathState::Same | PathState::Missing) => {}
@@ -154,7 +190,7 @@ pub(super) fn run(path: &Path, from_beginning: bool, mut ctx: Ctx) {
             }
             Ok(PathState::Replaced(new)) => {
                 // Lines appended between our last read and the look belong to the old file.
-                drain(o, &mut buf, &mut ctx);
+                drain(o, &mut buf, &mut ctx, &shown);
                 ctx.reader.finish_stream();
                 tracing::info!(path = %shown, "log file rotated, reading the new file from the beginning");
                 ctx.metrics().rotated("rename");

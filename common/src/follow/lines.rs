@@ -6,40 +6,47 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use prometheus_client::metrics::counter::Counter;
 
-use super::{FollowMetrics, LineHandler, LineOutcome};
-
-/// Distinct `Unsupported` values counted under their own label value per follower;
-/// further values are counted as `other` so a handler echoing text from the log
-/// cannot blow up the label cardinality.
-const MAX_UNSUPPORTED_VALUES: usize = 64;
+use super::{LineHandler, LineOutcome, MAX_UNSUPPORTED_VALUES, SourceMetrics};
+use crate::labels::BoundedLabel;
 
 /// Splits a byte stream into lines, calls the handler on each and keeps the metrics.
 pub(super) struct LineReader {
     handler: Arc<dyn LineHandler>,
-    metrics: FollowMetrics,
+    metrics: SourceMetrics,
     max: usize,
+    /// Unsupported lines are logged at info level (else debug), here and only here.
+    loud: bool,
     /// The start of a line whose `\n` has not arrived yet; never longer than `max`.
     pending: Vec<u8>,
     /// Inside an over-long line whose first `max` bytes were delivered: skip to `\n`.
     discarding: bool,
-    unsupported: HashMap<String, Counter>,
+    /// Caps the distinct unsupported values; the map caches their counters.
+    unsupported_values: BoundedLabel,
+    unsupported: HashMap<Arc<str>, Counter>,
     unflushed: u64,
 }
 
 impl LineReader {
-    pub(super) fn new(handler: Arc<dyn LineHandler>, metrics: FollowMetrics, max: usize) -> Self {
+    pub(super) fn new(
+        handler: Arc<dyn LineHandler>,
+        metrics: SourceMetrics,
+        max: usize,
+        loud: bool,
+    ) -> Self {
         Self {
             handler,
             metrics,
             max: max.max(1),
+            loud,
             pending: Vec::new(),
             discarding: false,
+            unsupported_values: BoundedLabel::new(MAX_UNSUPPORTED_VALUES, None, &[]),
             unsupported: HashMap::new(),
             unflushed: 0,
         }
     }
 
-    pub(super) fn metrics(&self) -> &FollowMetrics {
+    pub(super) fn metrics(&self) -> &SourceMetrics {
         &self.metrics
     }
 
@@ -124,26 +131,31 @@ impl LineReader {
             return;
         }
         self.unflushed += 1;
-        let outcome = match std::str::from_utf8(raw) {
-            Ok(s) => self.handler.handle_line(s),
-            Err(_) => self.handler.handle_line(&String::from_utf8_lossy(raw)),
+        let lossy;
+        let line = match std::str::from_utf8(raw) {
+            Ok(s) => s,
+            Err(_) => {
+                lossy = String::from_utf8_lossy(raw);
+                &lossy
+            }
         };
-        if let LineOutcome::Unsupported(value) = outcome {
-            tracing::debug!(value = %value, "unsupported log line");
-            self.count_unsupported(value);
+        if let LineOutcome::Unsupported(value) = self.handler.handle_line(line) {
+            let source = self.metrics.name();
+            if self.loud {
+                tracing::info!(source, value = %value, line, "unsupported log line");
+            } else {
+                tracing::debug!(source, value = %value, line, "unsupported log line");
+            }
+            self.count_unsupported(&value);
         }
     }
 
-    fn count_unsupported(&mut self, value: String) {
+    fn count_unsupported(&mut self, value: &str) {
+        let value = self.unsupported_values.get(value);
         if let Some(c) = self.unsupported.get(&value) {
             c.inc();
             return;
         }
-        let value = if self.unsupported.len() >= MAX_UNSUPPORTED_VALUES {
-            "other".to_string()
-        } else {
-            value
-        };
         let counter = self.metrics.unsupported_counter(&value);
         counter.inc();
         self.unsupported.insert(value, counter);
@@ -182,8 +194,8 @@ mod tests {
 
     fn reader(max: usize) -> (Arc<Collect>, LineReader) {
         let c = Arc::new(Collect::default());
-        let m = FollowMetrics::new("t", "service");
-        (c.clone(), LineReader::new(c, m, max))
+        let m = super::super::FollowMetrics::new("t", "service").source("test");
+        (c.clone(), LineReader::new(c, m, max, false))
     }
 
     #[test]

@@ -167,9 +167,8 @@ pub struct FollowOptions {
     pub max_line_bytes: usize,
     /// How often a file at its end, or a missing file, is looked at again.
     pub poll_interval: Duration,
-    /// Label name for unsupported lines; informational, the name given to
-    /// [`FollowMetrics::new`] is the one exported.
-    pub unsupported_label: &'static str,
+    /// Log every unsupported line at info level instead of debug (`--log.unsupported`).
+    pub log_unsupported: bool,
 }
 
 impl Default for FollowOptions {
@@ -177,59 +176,85 @@ impl Default for FollowOptions {
         Self {
             max_line_bytes: 64 * 1024,
             poll_interval: Duration::from_millis(250),
-            unsupported_label: "service",
+            log_unsupported: false,
         }
     }
 }
 
-type LabelPair = [(&'static str, String); 1];
+/// Distinct `Unsupported` values counted under their own label value per source;
+/// further values are counted as `other`, so a handler echoing text from the log
+/// cannot blow up the label cardinality.
+pub const MAX_UNSUPPORTED_VALUES: usize = 64;
 
-/// The follower's own metrics (cheap to clone: all clones share the values).
+type SourceLabel = [(&'static str, String); 1];
+type PairLabel = [(&'static str, String); 2];
+
+/// The follower metric families of one exporter, shared by all its log sources.
 ///
-/// Names, with `<ns>` the exporter namespace: `<ns>_log_lines_total` (every line
-/// read), `<ns>_log_lines_unsupported_total{<label>}`, `<ns>_log_lines_truncated_total`,
-/// `<ns>_log_read_errors_total`, `<ns>_log_rotations_total{kind="rename"|"truncate"}`,
-/// `<ns>_log_source_up` (1 while the file is open or the socket bound) and
-/// `<ns>_log_last_line_read_timestamp_seconds` (wall clock of the last read that
-/// gave lines). Use one `FollowMetrics` per source: `source_up` is per source.
+/// Names, with `<ns>` the exporter namespace, each labelled `source` (the name the
+/// exporter gives the source, e.g. the source string or `transferlog`):
+/// `<ns>_log_lines_total` (every line read), `<ns>_log_lines_unsupported_total{source,<label>}`,
+/// `<ns>_log_lines_truncated_total`, `<ns>_log_read_errors_total`,
+/// `<ns>_log_rotations_total{source,kind="rename"|"truncate"}`, `<ns>_log_source_up`
+/// (1 while the file is open or the socket bound) and
+/// `<ns>_log_last_line_read_timestamp_seconds` (wall clock of the last read that gave
+/// lines). Registered once per exporter, so several sources never register one family
+/// twice; [`FollowMetrics::source`] hands out the per-source handles.
 #[derive(Debug, Clone)]
 pub struct FollowMetrics {
     namespace: String,
     label: &'static str,
-    lines: Counter,
-    unsupported: Family<LabelPair, Counter>,
-    truncated: Counter,
-    read_errors: Counter,
-    rotations: Family<LabelPair, Counter>,
-    source_up: Gauge,
-    last_line_timestamp: Gauge<f64, AtomicU64>,
+    lines: Family<SourceLabel, Counter>,
+    unsupported: Family<PairLabel, Counter>,
+    truncated: Family<SourceLabel, Counter>,
+    read_errors: Family<SourceLabel, Counter>,
+    rotations: Family<PairLabel, Counter>,
+    source_up: Family<SourceLabel, Gauge>,
+    last_line_timestamp: Family<SourceLabel, Gauge<f64, AtomicU64>>,
 }
 
 impl FollowMetrics {
-    /// New metrics for namespace `namespace` (e.g. `postfix`); unsupported lines are
-    /// labelled with `unsupported_label` (e.g. `service`).
+    /// New families for namespace `namespace` (e.g. `postfix`); unsupported lines are
+    /// labelled with `unsupported_label` (e.g. `daemon`) besides `source`.
     pub fn new(namespace: &str, unsupported_label: &'static str) -> Self {
-        let m = Self {
+        Self {
             namespace: namespace.to_string(),
             label: unsupported_label,
-            lines: Counter::default(),
+            lines: Family::default(),
             unsupported: Family::default(),
-            truncated: Counter::default(),
-            read_errors: Counter::default(),
+            truncated: Family::default(),
+            read_errors: Family::default(),
             rotations: Family::default(),
-            source_up: Gauge::default(),
-            last_line_timestamp: Gauge::default(),
-        };
-        // Both kinds exist from the start so `increase()` sees the first rotation.
-        for kind in ["rename", "truncate"] {
-            let _ = m
-                .rotations
-                .get_or_create_owned(&[("kind", kind.to_string())]);
+            source_up: Family::default(),
+            last_line_timestamp: Family::default(),
         }
-        m
     }
 
-    /// Registers all the metrics on `registry`.
+    /// The label name of unsupported lines besides `source`.
+    pub fn unsupported_label(&self) -> &'static str {
+        self.label
+    }
+
+    /// The handles of source `name`; its series exist (at 0) from this call on, so
+    /// `increase()` sees the first event.
+    pub fn source(&self, name: &str) -> SourceMetrics {
+        let l = || [("source", name.to_string())];
+        let kind = |k: &str| [("source", name.to_string()), ("kind", k.to_string())];
+        SourceMetrics {
+            name: name.to_string(),
+            label: self.label,
+            lines: self.lines.get_or_create_owned(&l()),
+            unsupported: self.unsupported.clone(),
+            truncated: self.truncated.get_or_create_owned(&l()),
+            read_errors: self.read_errors.get_or_create_owned(&l()),
+            rename: self.rotations.get_or_create_owned(&kind("rename")),
+            truncate: self.rotations.get_or_create_owned(&kind("truncate")),
+            source_up: self.source_up.get_or_create_owned(&l()),
+            last_line_timestamp: self.last_line_timestamp.get_or_create_owned(&l()),
+        }
+    }
+
+    /// Registers all the families on `registry`.
     pub fn register(&self, registry: &mut Registry) {
         let ns = &self.namespace;
         registry.register(
@@ -268,6 +293,28 @@ impl FollowMetrics {
             self.last_line_timestamp.clone(),
         );
     }
+}
+
+/// The metrics of one log source (cheap to clone: all clones share the values).
+#[derive(Debug, Clone)]
+pub struct SourceMetrics {
+    name: String,
+    label: &'static str,
+    lines: Counter,
+    unsupported: Family<PairLabel, Counter>,
+    truncated: Counter,
+    read_errors: Counter,
+    rename: Counter,
+    truncate: Counter,
+    source_up: Gauge,
+    last_line_timestamp: Gauge<f64, AtomicU64>,
+}
+
+impl SourceMetrics {
+    /// The source's name (its `source` label value).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
 
     /// Lines read so far.
     pub fn lines_total(&self) -> u64 {
@@ -277,7 +324,10 @@ impl FollowMetrics {
     /// Unsupported lines counted under `value`.
     pub fn unsupported_total(&self, value: &str) -> u64 {
         self.unsupported
-            .get(&[(self.label, value.to_string())])
+            .get(&[
+                ("source", self.name.clone()),
+                (self.label, value.to_string()),
+            ])
             .map_or(0, |c| c.get())
     }
 
@@ -293,9 +343,11 @@ impl FollowMetrics {
 
     /// Rotations of `kind` (`rename` or `truncate`).
     pub fn rotations_total(&self, kind: &str) -> u64 {
-        self.rotations
-            .get(&[("kind", kind.to_string())])
-            .map_or(0, |c| c.get())
+        match kind {
+            "rename" => self.rename.get(),
+            "truncate" => self.truncate.get(),
+            _ => 0,
+        }
     }
 
     /// Whether the source is open (1) or not (0).
@@ -309,14 +361,17 @@ impl FollowMetrics {
     }
 
     fn unsupported_counter(&self, value: &str) -> Counter {
-        self.unsupported
-            .get_or_create_owned(&[(self.label, value.to_string())])
+        self.unsupported.get_or_create_owned(&[
+            ("source", self.name.clone()),
+            (self.label, value.to_string()),
+        ])
     }
 
     fn rotated(&self, kind: &str) {
-        self.rotations
-            .get_or_create(&[("kind", kind.to_string())])
-            .inc();
+        match kind {
+            "rename" => self.rename.inc(),
+            _ => self.truncate.inc(),
+        };
     }
 }
 
@@ -362,13 +417,25 @@ impl Shared {
 /// [`FollowHandle::stop`] to end it.
 #[derive(Debug)]
 pub struct FollowHandle {
+    name: String,
     shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
     source: Source,
     local_addr: Option<SocketAddr>,
+    metrics: SourceMetrics,
 }
 
 impl FollowHandle {
+    /// The source's name (its `source` label value).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The source's metrics.
+    pub fn metrics(&self) -> &SourceMetrics {
+        &self.metrics
+    }
+
     /// Whether the follower is in place: the file opened (and positioned) or found
     /// missing and being waited for, the FIFO being opened, the socket bound.
     pub fn started(&self) -> bool {
@@ -448,11 +515,13 @@ impl FollowHandle {
 pub fn spawn(
     source: Source,
     handler: Arc<dyn LineHandler>,
-    metrics: FollowMetrics,
+    metrics: SourceMetrics,
     opts: FollowOptions,
 ) -> std::io::Result<FollowHandle> {
     let shared = Arc::new(Shared::default());
-    let reader = LineReader::new(handler, metrics, opts.max_line_bytes);
+    let name = metrics.name().to_string();
+    let kept = metrics.clone();
+    let reader = LineReader::new(handler, metrics, opts.max_line_bytes, opts.log_unsupported);
     let poll = opts.poll_interval.max(Duration::from_millis(1));
     let ctx = Ctx {
         shared: shared.clone(),
@@ -508,6 +577,8 @@ pub fn spawn(
         }
     };
     Ok(FollowHandle {
+        name,
+        metrics: kept,
         shared,
         thread: Some(thread),
         source,
@@ -523,7 +594,7 @@ struct Ctx {
 }
 
 impl Ctx {
-    fn metrics(&self) -> &FollowMetrics {
+    fn metrics(&self) -> &SourceMetrics {
         self.reader.metrics()
     }
 }
@@ -583,25 +654,31 @@ mod tests {
     }
 
     #[test]
-    fn registers_metric_names() {
-        let m = FollowMetrics::new("postfix", "service");
-        m.lines.inc();
-        m.unsupported_counter("smtpd").inc();
+    fn registers_metric_names_per_source() {
+        let m = FollowMetrics::new("postfix", "daemon");
+        let a = m.source("file:/var/log/mail.log");
+        let b = m.source("udp://127.0.0.1:514");
+        a.lines.inc();
+        a.unsupported_counter("smtpd").inc();
+        b.rotated("rename");
         let mut r = Registry::default();
         m.register(&mut r);
         let mut out = String::new();
         prometheus_client::encoding::text::encode(&mut out, &r).unwrap();
         for want in [
-            "postfix_log_lines_total 1\n",
-            "postfix_log_lines_unsupported_total{service=\"smtpd\"} 1\n",
-            "postfix_log_lines_truncated_total 0\n",
-            "postfix_log_read_errors_total 0\n",
-            "postfix_log_rotations_total{kind=\"rename\"} 0\n",
-            "postfix_log_rotations_total{kind=\"truncate\"} 0\n",
-            "postfix_log_source_up 0\n",
-            "postfix_log_last_line_read_timestamp_seconds 0.0\n",
+            "postfix_log_lines_total{source=\"file:/var/log/mail.log\"} 1\n",
+            "postfix_log_lines_total{source=\"udp://127.0.0.1:514\"} 0\n",
+            "postfix_log_lines_unsupported_total{source=\"file:/var/log/mail.log\",daemon=\"smtpd\"} 1\n",
+            "postfix_log_lines_truncated_total{source=\"udp://127.0.0.1:514\"} 0\n",
+            "postfix_log_read_errors_total{source=\"file:/var/log/mail.log\"} 0\n",
+            "postfix_log_rotations_total{source=\"udp://127.0.0.1:514\",kind=\"rename\"} 1\n",
+            "postfix_log_rotations_total{source=\"file:/var/log/mail.log\",kind=\"truncate\"} 0\n",
+            "postfix_log_source_up{source=\"file:/var/log/mail.log\"} 0\n",
+            "postfix_log_last_line_read_timestamp_seconds{source=\"udp://127.0.0.1:514\"} 0.0\n",
         ] {
             assert!(out.contains(want), "{want} not in {out}");
         }
+        assert_eq!(a.unsupported_total("smtpd"), 1);
+        assert_eq!(b.rotations_total("rename"), 1);
     }
 }

@@ -37,7 +37,9 @@
 
 use std::collections::HashSet;
 use std::path::Path;
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use common::labels::BoundedLabel;
 use std::time::SystemTime;
 
 use common::follow::{LineHandler, LineOutcome};
@@ -237,60 +239,6 @@ pub fn parse_master_cf(text: &str) -> Vec<String> {
     out
 }
 
-/// Keeps the first `cap` distinct values of an open-ended label (or only the allowed
-/// ones), then maps everything else to `other`. Values are shared `Arc<str>` so a label
-/// set costs a reference-count increment, not an allocation.
-#[derive(Debug)]
-struct BoundedLabel {
-    cap: usize,
-    allow: Option<HashSet<String>>,
-    values: RwLock<Vec<Arc<str>>>,
-    other: Arc<str>,
-    empty: Arc<str>,
-}
-
-impl BoundedLabel {
-    fn new(cap: usize, allow: Option<HashSet<String>>, seed: &[&str]) -> Self {
-        Self {
-            cap,
-            allow,
-            values: RwLock::new(seed.iter().map(|s| Arc::from(*s)).collect()),
-            other: Arc::from("other"),
-            empty: Arc::from(""),
-        }
-    }
-
-    fn get(&self, value: &str) -> Arc<str> {
-        if value.is_empty() {
-            return self.empty.clone();
-        }
-        if let Some(allow) = &self.allow
-            && !allow.contains(value)
-        {
-            return self.other.clone();
-        }
-        {
-            let values = self.values.read().unwrap_or_else(PoisonError::into_inner);
-            if let Some(v) = values.iter().find(|v| ***v == *value) {
-                return v.clone();
-            }
-            if values.len() >= self.cap {
-                return self.other.clone();
-            }
-        }
-        let mut values = self.values.write().unwrap_or_else(PoisonError::into_inner);
-        if let Some(v) = values.iter().find(|v| ***v == *value) {
-            return v.clone();
-        }
-        if values.len() >= self.cap {
-            return self.other.clone();
-        }
-        let v: Arc<str> = Arc::from(value);
-        values.push(v.clone());
-        v
-    }
-}
-
 type Str = &'static str;
 type Shared = Arc<str>;
 
@@ -473,6 +421,8 @@ fn rank_histogram() -> Histogram {
 #[derive(Debug)]
 pub struct LogMetrics {
     options: LogMetricsOptions,
+    /// Swapped whole on reload; read once per reject line.
+    reject_rules: std::sync::RwLock<Arc<RejectRules>>,
     instances: BoundedLabel,
     services: BoundedLabel,
     programs: BoundedLabel,
@@ -529,9 +479,19 @@ pub struct LogMetrics {
 }
 
 impl LogMetrics {
+    /// Replaces the reject reason rules (configuration reload); lines read from now on
+    /// are classified by the new rules.
+    pub fn set_reject_rules(&self, rules: RejectRules) {
+        *self
+            .reject_rules
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Arc::new(rules);
+    }
+
     /// Creates empty metric families.
-    pub fn new(options: LogMetricsOptions) -> Self {
+    pub fn new(mut options: LogMetricsOptions) -> Self {
         let cap = options.label_cap.max(1);
+        let rules = std::mem::take(&mut options.reject_rules);
         let allow = options
             .services
             .as_ref()
@@ -545,6 +505,7 @@ impl LogMetrics {
             ciphers: BoundedLabel::new(cap, None, &[]),
             last_ts: Mutex::new((String::new(), None)),
             options,
+            reject_rules: std::sync::RwLock::new(Arc::new(rules)),
 
             deliveries: Family::default(),
             delivery_delay: Family::new_with_constructor(delay_histogram),
@@ -1104,7 +1065,11 @@ impl LogMetrics {
                     stage: closed(a.stage, &SMTP_STAGES),
                     code: a.code,
                     enhanced_code: self.enhanced_codes.get(a.enhanced_code.unwrap_or("")),
-                    reason: self.options.reject_rules.classify(a.text),
+                    reason: self
+                        .reject_rules
+                        .read()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .classify(a.text),
                 };
                 self.smtpd_rejects.get_or_create(&labels).inc();
             }
@@ -1156,17 +1121,6 @@ impl LineHandler for LogMetrics {
     }
 }
 
-/// A cloneable handle: the follower gets one `Arc<dyn LineHandler>`, the registry the
-/// families (which share their storage), so scrapes and the follower see the same counts.
-#[derive(Debug, Clone)]
-pub struct PostfixLogHandler(pub Arc<LogMetrics>);
-
-impl LineHandler for PostfixLogHandler {
-    fn handle_line(&self, line: &str) -> LineOutcome {
-        self.0.process(line)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1187,23 +1141,6 @@ mod tests {
             parse_master_cf(text),
             vec!["smtp", "submission", "127.0.0.1:2525", "relay"]
         );
-    }
-
-    #[test]
-    fn bounded_labels_cap_and_allow_list() {
-        let b = BoundedLabel::new(2, None, &[]);
-        assert_eq!(&*b.get("a"), "a");
-        assert_eq!(&*b.get("b"), "b");
-        assert_eq!(&*b.get("c"), "other");
-        assert_eq!(&*b.get("a"), "a");
-        assert_eq!(&*b.get(""), "");
-        let allow = BoundedLabel::new(
-            32,
-            Some(["submission".to_string()].into_iter().collect()),
-            &[],
-        );
-        assert_eq!(&*allow.get("submission"), "submission");
-        assert_eq!(&*allow.get("smtps"), "other");
     }
 
     #[test]

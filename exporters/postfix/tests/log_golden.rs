@@ -11,7 +11,7 @@ use std::time::SystemTime;
 
 use common::follow::{LineHandler, LineOutcome};
 use common::logline::{self, PrefixFormat};
-use postfix_exporter::logmetrics::{LogMetrics, LogMetricsOptions, PostfixLogHandler};
+use postfix_exporter::logmetrics::{LogMetrics, LogMetricsOptions};
 use prometheus_client::encoding::text::encode;
 use prometheus_client::registry::Registry;
 
@@ -36,11 +36,10 @@ fn run_with<'a>(
     opts: LogMetricsOptions,
     lines: impl IntoIterator<Item = &'a str>,
 ) -> (String, Vec<(String, LineOutcome)>) {
-    let m = std::sync::Arc::new(LogMetrics::new(opts));
-    let h = PostfixLogHandler(m.clone());
+    let m = LogMetrics::new(opts);
     let outcomes = lines
         .into_iter()
-        .map(|l| (l.to_string(), h.handle_line(l)))
+        .map(|l| (l.to_string(), m.handle_line(l)))
         .collect();
     (expose(&m), outcomes)
 }

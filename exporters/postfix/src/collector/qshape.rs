@@ -7,9 +7,59 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use async_trait::async_trait;
 use common::MetricSet;
+use common::collector::{Setup, Spec};
 use common::runner::{CollectContext, Collector};
 
 use crate::parse::qshape;
+
+/// The `qshape` collector's entry in the exporter's list.
+pub const COLLECTOR: Spec<QshapeArgs> = Spec {
+    name: "qshape",
+    default_enabled: false,
+    help: "qshape text output read from a command or file (--collector.qshape.command/.file)",
+    build: |args, setup: &mut Setup| {
+        setup.add(std::sync::Arc::new(QshapeCollector::new(args.config()?)));
+        Ok(())
+    },
+};
+
+/// Flags of the `qshape` collector (qshape text from a command or a file).
+#[derive(clap::Args, Debug, Clone)]
+pub struct QshapeArgs {
+    /// Command printing qshape output, e.g. `qshape deferred` (split on whitespace).
+    #[arg(long = "collector.qshape.command")]
+    pub text_command: Option<String>,
+    /// File holding qshape output (re-read at every scrape).
+    #[arg(long = "collector.qshape.file")]
+    pub text_file: Option<PathBuf>,
+    /// Value of the `queue` label (qshape does not say which queues it read).
+    #[arg(long = "collector.qshape.queue", default_value = "deferred")]
+    pub text_queue: String,
+    /// Domains kept as labels; the rest is `other`.
+    #[arg(long = "collector.qshape.top-domains", default_value_t = 20)]
+    pub text_top_domains: usize,
+}
+
+impl QshapeArgs {
+    /// The collector configuration these flags describe.
+    pub fn config(&self) -> anyhow::Result<QshapeConfig> {
+        let command = self
+            .text_command
+            .as_deref()
+            .map(super::split_command)
+            .transpose()?;
+        if command.is_none() && self.text_file.is_none() {
+            bail!("--collector.qshape needs --collector.qshape.command or --collector.qshape.file");
+        }
+        Ok(QshapeConfig {
+            command,
+            file: self.text_file.clone(),
+            queue: self.text_queue.clone(),
+            top_domains: self.text_top_domains,
+        })
+    }
+}
+
 
 /// Settings of the qshape collector.
 #[derive(Debug, Clone)]
@@ -56,10 +106,6 @@ pub fn metrics_from_text(text: &str, queue: &str, top: usize) -> anyhow::Result<
 
 #[async_trait]
 impl Collector for QshapeCollector {
-    fn name(&self) -> &'static str {
-        "qshape"
-    }
-
     async fn collect(&self, ctx: &CollectContext) -> anyhow::Result<MetricSet> {
         let text = if let Some(argv) = &self.cfg.command {
             let (prog, args) = argv.split_first().context("empty qshape command")?;

@@ -5,15 +5,187 @@
 use std::io::Read;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, bail};
 use async_trait::async_trait;
+use common::collector::{Setup, Spec};
+use common::runner::{BackgroundOptions, CollectContext, Collector, Status, unix_secs};
 use common::MetricSet;
-use common::runner::{Background, CollectContext, Collector};
+use common::cli::parse_duration;
 
 use crate::parse::{QueuedMessage, mailq, postqueue_json, showq};
 use crate::queue::{QueueAggregator, ShapeOptions};
+
+/// The `queue` collector's entry in the exporter's list.
+pub const COLLECTOR: Spec<QueueArgs> = Spec {
+    name: "queue",
+    default_enabled: true,
+    help: "queue depth, age, reasons and qshape matrix from showq, postqueue -j or mailq",
+    build,
+};
+
+fn build(args: QueueArgs, setup: &mut Setup) -> anyhow::Result<()> {
+    let cfg = args.config()?;
+    tracing::info!(source = %cfg.source, interval_seconds = cfg.interval.as_secs_f64(), "queue collector enabled");
+    let opts = BackgroundOptions {
+        interval: cfg.interval,
+        timeout: cfg.timeout,
+        on_demand_below: Some(cfg.on_demand_below),
+        on_demand_min_age: cfg.on_demand_min_age,
+        scrape_wait: Duration::from_secs(1),
+        status_metrics: Some(status_metrics),
+    };
+    setup.add_background(Arc::new(Walker::new(cfg)), opts);
+    Ok(())
+}
+
+/// How the showq service is reached.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShowqNetwork {
+    /// The unix socket at `--postfix.showq_path`.
+    Unix,
+    /// TCP at `--postfix.showq_address` (or 127.0.0.1:`--postfix.showq_port`).
+    Tcp,
+}
+
+/// Queue source kind.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceKind {
+    /// The showq service (no Postfix binaries needed).
+    Showq,
+    /// A command printing `postqueue -j` JSON or `mailq` text.
+    Command,
+    /// A file with showq bytes, `postqueue -j` JSON or `mailq` text.
+    File,
+    /// The queue directory itself (`--postfix.queue_directory`; needs the postfix user or root).
+    Spool,
+}
+
+/// Flags of the `queue` collector.
+#[derive(clap::Args, Debug, Clone)]
+pub struct QueueArgs {
+    /// Path of the showq unix socket (kumina/Hsn723 compatible).
+    #[arg(
+        long = "postfix.showq_path",
+        default_value = "/var/spool/postfix/public/showq"
+    )]
+    pub showq_path: PathBuf,
+    /// How to reach showq: unix or tcp (Hsn723 compatible).
+    #[arg(long = "postfix.showq_network", value_enum, default_value = "unix")]
+    pub showq_network: ShowqNetwork,
+    /// TCP port of a showq inet service on 127.0.0.1 (Hsn723 compatible).
+    #[arg(long = "postfix.showq_port", default_value_t = 10025)]
+    pub showq_port: u16,
+    /// Full `host:port` of a showq inet service; overrides --postfix.showq_port.
+    #[arg(long = "postfix.showq_address")]
+    pub showq_address: Option<String>,
+    /// Where the queue listing comes from.
+    #[arg(long = "collector.queue.source", value_enum, default_value = "showq")]
+    pub source: SourceKind,
+    /// Postfix queue_directory for --collector.queue.source=spool.
+    #[arg(long = "postfix.queue_directory", default_value = "/var/spool/postfix")]
+    pub queue_directory: PathBuf,
+    /// Command for --collector.queue.source=command (split on whitespace).
+    #[arg(long = "collector.queue.command", default_value = "postqueue -j")]
+    pub command: String,
+    /// File for --collector.queue.source=file.
+    #[arg(long = "collector.queue.file")]
+    pub file: Option<PathBuf>,
+    /// Background refresh interval.
+    #[arg(long = "collector.queue.interval", default_value = "30s", value_parser = parse_duration)]
+    pub interval: Duration,
+    /// Bound on one queue walk.
+    #[arg(long = "collector.queue.timeout", default_value = "60s", value_parser = parse_duration)]
+    pub timeout: Duration,
+    /// Queues that get a qshape matrix (comma-separated; empty for none).
+    #[arg(
+        long = "collector.queue.qshape-queues",
+        default_value = "deferred",
+        value_delimiter = ','
+    )]
+    pub qshape_queues: Vec<String>,
+    /// Domains per queue kept as labels in postfix_qshape_recipients; the rest is `other`.
+    #[arg(long = "collector.queue.qshape-top-domains", default_value_t = 20)]
+    pub qshape_top_domains: usize,
+    /// First age bucket width in minutes (qshape -t).
+    #[arg(long = "collector.queue.qshape-bucket-minutes", default_value_t = 5)]
+    pub qshape_bucket_minutes: u32,
+    /// Number of age buckets (qshape -b).
+    #[arg(long = "collector.queue.qshape-buckets", default_value_t = 10)]
+    pub qshape_buckets: usize,
+    /// Linear age buckets (qshape -l).
+    #[arg(long = "collector.queue.qshape-linear")]
+    pub qshape_linear: bool,
+    /// Count sender domains instead of recipient domains (qshape -s).
+    #[arg(long = "collector.queue.qshape-senders")]
+    pub qshape_senders: bool,
+    /// Count force-expired messages in the matrix (qshape skips them).
+    #[arg(long = "collector.queue.qshape-include-expired")]
+    pub qshape_include_expired: bool,
+    /// Longest showq attribute value accepted.
+    #[arg(long = "collector.queue.max-value-bytes", default_value_t = 64 * 1024)]
+    pub max_value_bytes: usize,
+}
+
+impl QueueArgs {
+    /// The qshape options these flags describe.
+    pub fn shape(&self) -> anyhow::Result<ShapeOptions> {
+        if self.qshape_buckets == 0 || self.qshape_buckets > 64 {
+            bail!("--collector.queue.qshape-buckets must be between 1 and 64");
+        }
+        if self.qshape_bucket_minutes == 0 {
+            bail!("--collector.queue.qshape-bucket-minutes must be at least 1");
+        }
+        Ok(ShapeOptions {
+            queues: self
+                .qshape_queues
+                .iter()
+                .map(|q| q.trim().to_string())
+                .filter(|q| !q.is_empty())
+                .collect(),
+            first_bucket_minutes: self.qshape_bucket_minutes,
+            buckets: self.qshape_buckets,
+            linear: self.qshape_linear,
+            by_sender: self.qshape_senders,
+            top_domains: self.qshape_top_domains,
+            include_expired: self.qshape_include_expired,
+        })
+    }
+
+    /// The collector configuration these flags describe.
+    pub fn config(&self) -> anyhow::Result<QueueConfig> {
+        let source = match self.source {
+            SourceKind::Showq => match self.showq_network {
+                ShowqNetwork::Unix => QueueSource::ShowqUnix(self.showq_path.clone()),
+                ShowqNetwork::Tcp => QueueSource::ShowqTcp(
+                    self.showq_address
+                        .clone()
+                        .unwrap_or_else(|| format!("127.0.0.1:{}", self.showq_port)),
+                ),
+            },
+            SourceKind::Command => QueueSource::Command(super::split_command(&self.command)?),
+            SourceKind::Spool => QueueSource::Spool(self.queue_directory.clone()),
+            SourceKind::File => QueueSource::File(
+                self.file
+                    .clone()
+                    .context("--collector.queue.source=file needs --collector.queue.file")?,
+            ),
+        };
+        if self.interval.is_zero() {
+            bail!("--collector.queue.interval must be more than 0s (it is the time between two queue walks)");
+        }
+        Ok(QueueConfig {
+            source,
+            shape: self.shape()?,
+            interval: self.interval.max(Duration::from_millis(100)),
+            timeout: self.timeout.max(Duration::from_millis(100)),
+            max_value_bytes: self.max_value_bytes.max(1024),
+            ..QueueConfig::default()
+        })
+    }
+}
+
 
 /// Where the queue listing comes from.
 #[derive(Debug, Clone)]
@@ -100,6 +272,15 @@ pub enum ListingFormat {
 }
 
 impl ListingFormat {
+    /// What the format is called in messages.
+    pub fn describe(self) -> &'static str {
+        match self {
+            ListingFormat::Showq => "a showq stream",
+            ListingFormat::Json => "postqueue -j JSON",
+            ListingFormat::Mailq => "mailq text",
+        }
+    }
+
     /// Detects the format from the first bytes: NUL bytes (or nothing) → showq, `{` →
     /// `postqueue -j`, anything else → `mailq`.
     pub fn detect(head: &[u8]) -> Self {
@@ -113,12 +294,6 @@ impl ListingFormat {
     }
 }
 
-fn unix_secs(t: SystemTime) -> f64 {
-    t.duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
-}
-
 /// Aggregates a listing read from `reader`, in `format` or, when `None`, the format
 /// detected from its first bytes.
 pub fn aggregate_reader<R: Read>(
@@ -130,11 +305,31 @@ pub fn aggregate_reader<R: Read>(
 ) -> anyhow::Result<Walk> {
     use std::io::BufRead;
     let mut reader = std::io::BufReader::with_capacity(64 * 1024, reader);
-    let format = match format {
-        Some(f) => f,
-        None => ListingFormat::detect(reader.fill_buf().context("reading the queue listing")?),
-    };
+    let head = reader.fill_buf().context("reading the queue listing")?;
     let mut agg = QueueAggregator::new(unix_secs(now), shape.clone());
+    if head.is_empty() {
+        // No bytes at all is an empty queue in every format (`postqueue -j` prints nothing
+        // for one), not a cut stream.
+        return Ok(Walk {
+            aggregator: agg,
+            messages: 0,
+            skipped: 0,
+            truncated: 0,
+        });
+    }
+    let detected = ListingFormat::detect(head);
+    let format = match format {
+        // The Postfix <= 3.0 showq stream is text, so a forced showq is taken as given.
+        Some(f @ (ListingFormat::Json | ListingFormat::Mailq)) if f != detected => {
+            bail!(
+                "the input is not {} (it looks like {})",
+                f.describe(),
+                detected.describe()
+            );
+        }
+        Some(f) => f,
+        None => detected,
+    };
     let mut messages = 0u64;
     let mut on_msg = |m: QueuedMessage| {
         messages += 1;
@@ -231,20 +426,27 @@ pub fn walk_blocking(cfg: &QueueConfig) -> anyhow::Result<Walk> {
     }
 }
 
-/// The inner, expensive collection run by the background task.
-struct Walker {
+/// The queue walk, run by the background refresh loop only (so concurrent scrapes share
+/// one walk).
+pub struct Walker {
     cfg: QueueConfig,
     /// One showq connection at a time, even when a scrape triggers a refresh. The guard
     /// moves into the blocking walk, so a timed-out walk still holds it until it ends.
     lock: Arc<tokio::sync::Mutex<()>>,
 }
 
+impl Walker {
+    /// A walker for `cfg`.
+    pub fn new(cfg: QueueConfig) -> Self {
+        Self {
+            cfg,
+            lock: Arc::new(tokio::sync::Mutex::new(())),
+        }
+    }
+}
+
 #[async_trait]
 impl Collector for Walker {
-    fn name(&self) -> &'static str {
-        "queue"
-    }
-
     async fn collect(&self, _ctx: &CollectContext) -> anyhow::Result<MetricSet> {
         let guard = Arc::clone(&self.lock).lock_owned().await;
         let cfg = self.cfg.clone();
@@ -280,83 +482,35 @@ impl Collector for Walker {
     }
 }
 
-/// The scrape-time face of the queue collector: serves the background snapshot plus
-/// `postfix_up`, collection duration and timestamp, and a staleness flag.
-pub struct QueueCollector {
-    bg: Arc<Background>,
-    cfg: QueueConfig,
-}
-
-impl QueueCollector {
-    /// Starts the background walk and returns the collector to register.
-    pub fn spawn(cfg: QueueConfig) -> Arc<Self> {
-        let walker = Arc::new(Walker {
-            cfg: cfg.clone(),
-            lock: Arc::new(tokio::sync::Mutex::new(())),
-        });
-        let bg = Background::spawn(walker, cfg.interval, cfg.timeout);
-        Arc::new(Self { bg, cfg })
-    }
-
-    /// The background task (for readiness checks).
-    pub fn background(&self) -> Arc<Background> {
-        Arc::clone(&self.bg)
-    }
-}
-
-#[async_trait]
-impl Collector for QueueCollector {
-    fn name(&self) -> &'static str {
-        "queue"
-    }
-
-    async fn collect(&self, ctx: &CollectContext) -> anyhow::Result<MetricSet> {
-        let (_, _, last_duration, last_success) = self.bg.current();
-        let age = last_success.and_then(|t| SystemTime::now().duration_since(t).ok());
-        let cheap = last_duration < self.cfg.on_demand_below.as_secs_f64();
-        if cheap && age.is_some_and(|a| a >= self.cfg.on_demand_min_age) {
-            // Small queues are walked at scrape time so the numbers are fresh; a deep queue
-            // never is, because its last walk was not cheap.
-            let _ = tokio::time::timeout(ctx.timeout, self.bg.refresh(self.cfg.timeout)).await;
-        }
-        let (snap, ok, duration, last_success) = self.bg.current();
-        let mut m = MetricSet::new();
-        // Before the first good walk the queue gauges are absent rather than falsely zero;
-        // postfix_up 0 says why.
-        if let Some(s) = snap {
-            m.extend((*s).clone());
-        }
-        m.gauge(
-            "postfix_up",
-            "Whether the last queue collection from the Postfix source succeeded",
-            vec![],
-            if ok { 1.0 } else { 0.0 },
-        );
-        m.gauge(
-            "postfix_queue_snapshot_stale",
-            "1 when the last queue collection failed and the previous snapshot is served",
-            vec![],
-            if !ok && last_success.is_some() {
-                1.0
-            } else {
-                0.0
-            },
-        );
-        m.gauge(
-            "postfix_queue_collection_duration_seconds",
-            "Duration of the last queue collection",
-            vec![],
-            duration,
-        );
-        m.gauge(
-            "postfix_queue_last_collection_timestamp_seconds",
-            "Unix time of the last successful queue collection (0 before the first)",
-            vec![],
-            last_success.map_or(0.0, unix_secs),
-        );
-        m.set_failed(!ok);
-        Ok(m)
-    }
+/// `postfix_up` and the queue's staleness and timing gauges, all from the one status of
+/// the background collection (the runner adds `postfix_scrape_collector_*` from the same).
+pub fn status_metrics(st: &Status) -> MetricSet {
+    let mut m = MetricSet::new();
+    m.gauge(
+        "postfix_up",
+        "Whether the last queue collection from the Postfix source succeeded",
+        vec![],
+        if st.ok { 1.0 } else { 0.0 },
+    );
+    m.gauge(
+        "postfix_queue_snapshot_stale",
+        "1 when the last queue collection failed and the previous snapshot is served",
+        vec![],
+        if st.stale { 1.0 } else { 0.0 },
+    );
+    m.gauge(
+        "postfix_queue_collection_duration_seconds",
+        "Duration of the last queue collection",
+        vec![],
+        st.last_duration,
+    );
+    m.gauge(
+        "postfix_queue_last_collection_timestamp_seconds",
+        "Unix time of the last successful queue collection (0 before the first)",
+        vec![],
+        st.last_success.map_or(0.0, unix_secs),
+    );
+    m
 }
 
 impl QueueSource {
