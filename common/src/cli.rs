@@ -147,7 +147,11 @@ pub fn enabled_collectors(m: &ArgMatches, specs: &[&dyn CollectorDef]) -> Vec<&'
         .filter(|s| {
             let on = m.get_flag(&format!("collector.{}", s.name()));
             let off = m.get_flag(&format!("no-collector.{}", s.name()));
-            if off { false } else { on || s.default_enabled() }
+            if off {
+                false
+            } else {
+                on || s.default_enabled()
+            }
         })
         .map(|s| s.name())
         .collect()
@@ -279,7 +283,12 @@ mod tests {
         let (_, on) = try_parse_from::<Args, _, _>(
             &INFO,
             SPECS,
-            ["x", "--no-collector.a", "--collector.b", "--collector.a.depth=5"],
+            [
+                "x",
+                "--no-collector.a",
+                "--collector.b",
+                "--collector.a.depth=5",
+            ],
         )
         .unwrap();
         assert_eq!(on.enabled, vec!["b"]);

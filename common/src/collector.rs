@@ -51,7 +51,9 @@ use clap::{ArgMatches, Command, FromArgMatches};
 use prometheus_client::registry::Registry;
 
 use crate::ExporterInfo;
-use crate::follow::{FollowHandle, FollowMetrics, FollowOptions, LineHandler, Source, SourceMetrics};
+use crate::follow::{
+    FollowHandle, FollowMetrics, FollowOptions, LineHandler, Source, SourceMetrics,
+};
 use crate::reload::{Reloadable, Reloader};
 use crate::runner::{Background, BackgroundOptions, Collector, Runner};
 

@@ -63,7 +63,10 @@ mod tests {
         c.inc();
         r.register("t_events", "Events", c);
         let om = encode(&[&r]);
-        assert!(om.contains("# TYPE t_events counter\nt_events_total 1\n"), "{om}");
+        assert!(
+            om.contains("# TYPE t_events counter\nt_events_total 1\n"),
+            "{om}"
+        );
         assert!(om.ends_with("# EOF\n"));
         let text = render(om.clone(), Format::Text004);
         assert!(text.contains("# TYPE t_events_total counter\n"), "{text}");

@@ -195,7 +195,10 @@ mod tests {
         assert_eq!(r.last_successful(), 1);
         fail.store(true, Ordering::SeqCst);
         let e = format!("{:#}", r.reload().unwrap_err());
-        assert!(e.contains("second file") && e.contains("line 3: bad key"), "{e}");
+        assert!(
+            e.contains("second file") && e.contains("line 3: bad key"),
+            "{e}"
+        );
         assert_eq!(applied.load(Ordering::SeqCst), 1, "nothing applied");
         assert_eq!(r.last_successful(), 0);
     }

@@ -169,7 +169,11 @@ impl Background {
     }
 
     /// A background collector without its refresh loop (tests drive [`Background::refresh`]).
-    pub fn new(name: &'static str, inner: Arc<dyn Collector>, opts: BackgroundOptions) -> Arc<Self> {
+    pub fn new(
+        name: &'static str,
+        inner: Arc<dyn Collector>,
+        opts: BackgroundOptions,
+    ) -> Arc<Self> {
         Arc::new(Self {
             name,
             inner,
@@ -223,10 +227,7 @@ impl Background {
                         "background collection timed out; {serving}"
                     );
                     st.last_ok = false;
-                    st.last_error = Some(format!(
-                        "timed out after {:.1} s",
-                        timeout.as_secs_f64()
-                    ));
+                    st.last_error = Some(format!("timed out after {:.1} s", timeout.as_secs_f64()));
                 }
             }
         }
@@ -406,7 +407,10 @@ impl Runner {
                         .status()
                         .last_error
                         .unwrap_or_else(|| "first collection under way".into());
-                    Some(format!("collector {} has not collected yet ({why})", e.name))
+                    Some(format!(
+                        "collector {} has not collected yet ({why})",
+                        e.name
+                    ))
                 }
                 _ => None,
             })
@@ -441,7 +445,11 @@ impl Runner {
                         tracing::warn!(collector = e.name, error = %format!("{err:#}"), "collector failed");
                     }
                     Err(_) => {
-                        tracing::warn!(collector = e.name, timeout_seconds = timeout.as_secs_f64(), "collector timed out");
+                        tracing::warn!(
+                            collector = e.name,
+                            timeout_seconds = timeout.as_secs_f64(),
+                            "collector timed out"
+                        );
                     }
                 }
                 out.duration = start.elapsed().as_secs_f64();
@@ -559,7 +567,10 @@ mod tests {
         let mut r = Runner::new("t");
         r.add("good", Arc::new(Fixed("good", Some(4.0), Duration::ZERO)));
         r.add("bad", Arc::new(Fixed("bad", None, Duration::ZERO)));
-        r.add("slow", Arc::new(Fixed("slow", Some(1.0), Duration::from_secs(5))));
+        r.add(
+            "slow",
+            Arc::new(Fixed("slow", Some(1.0), Duration::from_secs(5))),
+        );
         let body = r.scrape(Duration::from_millis(200)).await;
         assert!(body.contains("t_good_value 4.0\n"), "{body}");
         assert!(!body.contains("t_slow_value"), "{body}");
@@ -607,12 +618,21 @@ mod tests {
         assert!(r.is_ready());
         let body = r.scrape(Duration::from_secs(1)).await;
         assert!(body.contains("t_flaky_value 42.0"), "{body}");
-        assert!(body.contains("t_up 1.0\n") && body.contains("t_stale 0.0\n"), "{body}");
+        assert!(
+            body.contains("t_up 1.0\n") && body.contains("t_stale 0.0\n"),
+            "{body}"
+        );
         assert!(body.contains("t_scrape_collector_success{collector=\"flaky\"} 1"));
         bg.refresh().await;
         let body = r.scrape(Duration::from_secs(1)).await;
-        assert!(body.contains("t_flaky_value 42.0"), "stale snapshot kept: {body}");
-        assert!(body.contains("t_up 0.0\n") && body.contains("t_stale 1.0\n"), "{body}");
+        assert!(
+            body.contains("t_flaky_value 42.0"),
+            "stale snapshot kept: {body}"
+        );
+        assert!(
+            body.contains("t_up 0.0\n") && body.contains("t_stale 1.0\n"),
+            "{body}"
+        );
         assert!(body.contains("t_scrape_collector_success{collector=\"flaky\"} 0"));
         assert!(body.contains("t_scrape_collector_snapshot_age_seconds{collector=\"flaky\"}"));
         assert!(r.is_ready(), "ready stays once a collection succeeded");

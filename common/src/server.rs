@@ -217,7 +217,14 @@ impl Server {
         let router = self.router();
         let reloader = self.reloader.clone();
         tokio::spawn(async move { reload_on_sighup(reloader).await });
-        serve_with(listeners, router, rustls, shutdown_signal(), web.shutdown_timeout).await
+        serve_with(
+            listeners,
+            router,
+            rustls,
+            shutdown_signal(),
+            web.shutdown_timeout,
+        )
+        .await
     }
 }
 
@@ -255,8 +262,7 @@ impl Reloadable for WebReload {
 
 /// Runs a reload on every SIGHUP, off the async workers (files, bcrypt).
 async fn reload_on_sighup(reloader: Reloader) {
-    let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-    else {
+    let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
         tracing::warn!("cannot listen for SIGHUP; reload only through POST /-/reload");
         return;
     };
@@ -297,11 +303,7 @@ async fn headers_middleware(
     resp
 }
 
-async fn auth_middleware(
-    State(web): State<Arc<WebRuntime>>,
-    req: Request,
-    next: Next,
-) -> Response {
+async fn auth_middleware(State(web): State<Arc<WebRuntime>>, req: Request, next: Next) -> Response {
     let Some(auth) = web.auth() else {
         return next.run(req).await;
     };

@@ -12,7 +12,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::follow::{
-    FollowHandle, FollowMetrics, FollowOptions, LineHandler, LineOutcome, Source, spawn,
+    FollowHandle, FollowMetrics, FollowOptions, LineHandler, LineOutcome, Source, SourceMetrics,
+    spawn,
 };
 
 #[derive(Default)]
@@ -59,11 +60,11 @@ fn opts() -> FollowOptions {
     }
 }
 
-fn start(source: Source) -> (Arc<Collect>, FollowMetrics, FollowHandle) {
+fn start(source: Source) -> (Arc<Collect>, SourceMetrics, FollowHandle) {
     start_with(source, opts())
 }
 
-fn start_with(source: Source, o: FollowOptions) -> (Arc<Collect>, FollowMetrics, FollowHandle) {
+fn start_with(source: Source, o: FollowOptions) -> (Arc<Collect>, SourceMetrics, FollowHandle) {
     let c = Arc::new(Collect::default());
     let m = FollowMetrics::new("test", "service").source("test");
     let h = spawn(source, c.clone(), m.clone(), o).unwrap();

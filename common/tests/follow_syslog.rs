@@ -13,7 +13,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::follow::{
-    FollowHandle, FollowMetrics, FollowOptions, LineHandler, LineOutcome, Source, spawn,
+    FollowHandle, FollowMetrics, FollowOptions, LineHandler, LineOutcome, Source, SourceMetrics,
+    spawn,
 };
 use common::logline::{self, PrefixFormat};
 
@@ -47,7 +48,7 @@ fn wait_until(mut cond: impl FnMut() -> bool) -> bool {
     cond()
 }
 
-fn start(source: Source) -> (Arc<Collect>, FollowMetrics, FollowHandle) {
+fn start(source: Source) -> (Arc<Collect>, SourceMetrics, FollowHandle) {
     let c = Arc::new(Collect::default());
     let m = FollowMetrics::new("test", "service").source("test");
     let o = FollowOptions {

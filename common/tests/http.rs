@@ -41,7 +41,8 @@ struct Fixed {
 }
 
 #[async_trait]
-impl Collector for Fixed {    async fn collect(&self, _ctx: &CollectContext) -> anyhow::Result<MetricSet> {
+impl Collector for Fixed {
+    async fn collect(&self, _ctx: &CollectContext) -> anyhow::Result<MetricSet> {
         tokio::time::sleep(self.delay).await;
         let mut s = MetricSet::new();
         s.gauge(
@@ -58,7 +59,8 @@ impl Collector for Fixed {    async fn collect(&self, _ctx: &CollectContext) -> 
 struct Gated(Arc<Notify>);
 
 #[async_trait]
-impl Collector for Gated {    async fn collect(&self, _ctx: &CollectContext) -> anyhow::Result<MetricSet> {
+impl Collector for Gated {
+    async fn collect(&self, _ctx: &CollectContext) -> anyhow::Result<MetricSet> {
         self.0.notified().await;
         let mut s = MetricSet::new();
         s.gauge("t_gated_value", "A test value.", vec![], 1.0);
@@ -68,16 +70,22 @@ impl Collector for Gated {    async fn collect(&self, _ctx: &CollectContext) -> 
 
 fn runner(slow: Duration) -> Arc<Runner> {
     let mut r = Runner::new("t");
-    r.add("good", Arc::new(Fixed {
-        name: "good",
-        value: 4.0,
-        delay: Duration::ZERO,
-    }));
-    r.add("slow", Arc::new(Fixed {
-        name: "slow",
-        value: 7.0,
-        delay: slow,
-    }));
+    r.add(
+        "good",
+        Arc::new(Fixed {
+            name: "good",
+            value: 4.0,
+            delay: Duration::ZERO,
+        }),
+    );
+    r.add(
+        "slow",
+        Arc::new(Fixed {
+            name: "slow",
+            value: 7.0,
+            delay: slow,
+        }),
+    );
     Arc::new(r)
 }
 

@@ -162,7 +162,8 @@ fn regex_escape(s: &str) -> String {
 
 #[test]
 fn registry_output_has_the_contract_names() {
-    let c = ProcessCollector::new(&args(&["none=^no-such-process-xyz$"], Path::new("/proc"))).unwrap();
+    let c =
+        ProcessCollector::new(&args(&["none=^no-such-process-xyz$"], Path::new("/proc"))).unwrap();
     let out = expose(&c);
     for want in [
         "# TYPE process_cpu_seconds counter\n",
@@ -393,20 +394,41 @@ fn pid_file_watch_counts_only_that_process() {
     // Postfix writes the pid right-aligned in 10 columns.
     std::fs::write(&pidfile, format!("{:>10}\n", a.id())).unwrap();
     let spec = format!("one=pidfile:{}", pidfile.display());
-    let both = format!("both=^sleep$");
+    let both = "both=^sleep$".to_string();
     let c = ProcessCollector::new(&args(&[&spec, &both], Path::new("/proc"))).unwrap();
     let m = c.collect();
-    assert_eq!(m.value("process_watched_processes", &[("name", "one")]), Some(1.0));
-    assert!(m.value("process_watched_processes", &[("name", "both")]).unwrap() >= 2.0);
-    assert!(m.value("process_watched_oldest_start_time_seconds", &[("name", "one")]).is_some());
+    assert_eq!(
+        m.value("process_watched_processes", &[("name", "one")]),
+        Some(1.0)
+    );
+    assert!(
+        m.value("process_watched_processes", &[("name", "both")])
+            .unwrap()
+            >= 2.0
+    );
+    assert!(
+        m.value(
+            "process_watched_oldest_start_time_seconds",
+            &[("name", "one")]
+        )
+        .is_some()
+    );
     // The daemon restarts with a new pid: the file is re-read at every collection.
     std::fs::write(&pidfile, format!("{}\n", b.id())).unwrap();
     a.kill().unwrap();
     a.wait().unwrap();
-    assert_eq!(c.collect().value("process_watched_processes", &[("name", "one")]), Some(1.0));
+    assert_eq!(
+        c.collect()
+            .value("process_watched_processes", &[("name", "one")]),
+        Some(1.0)
+    );
     // No pid file (daemon stopped): zero, not an error.
     std::fs::remove_file(&pidfile).unwrap();
-    assert_eq!(c.collect().value("process_watched_processes", &[("name", "one")]), Some(0.0));
+    assert_eq!(
+        c.collect()
+            .value("process_watched_processes", &[("name", "one")]),
+        Some(0.0)
+    );
     b.kill().unwrap();
     b.wait().unwrap();
 }

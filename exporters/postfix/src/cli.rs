@@ -259,14 +259,19 @@ mod tests {
             "{:#}",
             metrics_for_input(mailq, PrintFormat::Json, "deferred", SystemTime::now()).unwrap_err()
         );
-        assert!(e.contains("not postqueue -j JSON") && e.contains("mailq text"), "{e}");
+        assert!(
+            e.contains("not postqueue -j JSON") && e.contains("mailq text"),
+            "{e}"
+        );
         let json = br#"{"queue_name": "deferred", "queue_id": "4A1B2C3D4E", "arrival_time": 1, "message_size": 1, "sender": "a@example.com", "recipients": []}"#;
         let e = format!(
             "{:#}",
-            metrics_for_input(json, PrintFormat::Mailq, "deferred", SystemTime::now())
-                .unwrap_err()
+            metrics_for_input(json, PrintFormat::Mailq, "deferred", SystemTime::now()).unwrap_err()
         );
-        assert!(e.contains("not mailq text") && e.contains("postqueue -j JSON"), "{e}");
+        assert!(
+            e.contains("not mailq text") && e.contains("postqueue -j JSON"),
+            "{e}"
+        );
         assert!(metrics_for_input(json, PrintFormat::Json, "deferred", SystemTime::now()).is_ok());
     }
 }

@@ -152,4 +152,3 @@ impl MaillogArgs {
         Ok(o)
     }
 }
-

@@ -10,7 +10,8 @@ use anyhow::bail;
 use common::CollectorDef;
 
 /// Every collector of the Postfix exporter, in the order they are built and listed.
-pub const COLLECTORS: &[&dyn CollectorDef] = &[&queue::COLLECTOR, &log::COLLECTOR, &qshape::COLLECTOR];
+pub const COLLECTORS: &[&dyn CollectorDef] =
+    &[&queue::COLLECTOR, &log::COLLECTOR, &qshape::COLLECTOR];
 
 /// Splits a command line on white space (no shell quoting).
 pub fn split_command(s: &str) -> anyhow::Result<Vec<String>> {
@@ -20,4 +21,3 @@ pub fn split_command(s: &str) -> anyhow::Result<Vec<String>> {
     }
     Ok(v)
 }
-

@@ -60,7 +60,6 @@ impl QshapeArgs {
     }
 }
 
-
 /// Settings of the qshape collector.
 #[derive(Debug, Clone)]
 pub struct QshapeConfig {

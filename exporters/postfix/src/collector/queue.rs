@@ -9,10 +9,10 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, bail};
 use async_trait::async_trait;
-use common::collector::{Setup, Spec};
-use common::runner::{BackgroundOptions, CollectContext, Collector, Status, unix_secs};
 use common::MetricSet;
 use common::cli::parse_duration;
+use common::collector::{Setup, Spec};
+use common::runner::{BackgroundOptions, CollectContext, Collector, Status, unix_secs};
 
 use crate::parse::{QueuedMessage, mailq, postqueue_json, showq};
 use crate::queue::{QueueAggregator, ShapeOptions};
@@ -173,7 +173,9 @@ impl QueueArgs {
             ),
         };
         if self.interval.is_zero() {
-            bail!("--collector.queue.interval must be more than 0s (it is the time between two queue walks)");
+            bail!(
+                "--collector.queue.interval must be more than 0s (it is the time between two queue walks)"
+            );
         }
         Ok(QueueConfig {
             source,
@@ -185,7 +187,6 @@ impl QueueArgs {
         })
     }
 }
-
 
 /// Where the queue listing comes from.
 #[derive(Debug, Clone)]

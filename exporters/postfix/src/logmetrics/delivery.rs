@@ -1,0 +1,180 @@
+//! Delivery attempts of every delivery agent (smtp, lmtp, local, virtual, pipe, error, …)
+//! and their delay histograms, ours and kumina's per-agent ones.
+
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+use super::labels::{
+    BoundedLabel, DelayLabels, DeliveryLabels, PipeDelayLabels, Shared, StageLabel, StatusLabel,
+};
+use crate::parse::log::{Delivery, DeliveryStatus};
+
+/// kumina's delay buckets (seconds), kept for its `*_delivery_delay_seconds` names.
+const KUMINA_DELAY_BUCKETS: [f64; 9] =
+    [1e-3, 1e-2, 1e-1, 1.0, 10.0, 60.0, 3600.0, 86400.0, 172800.0];
+/// Our delay buckets: sub-second local hops up to multi-day queue residence.
+const DELAY_BUCKETS: [f64; 14] = [
+    0.01, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0, 3600.0, 21600.0, 86400.0, 432000.0,
+];
+
+/// Delay stages, in `delays=a/b/c/d` order, then `delay=`.
+const STAGES: [&str; 5] = [
+    "before_queue_manager",
+    "queue_manager",
+    "connection_setup",
+    "transmission",
+    "total",
+];
+
+type HistFamily<L> = Family<L, Histogram, fn() -> Histogram>;
+
+fn kumina_delay_histogram() -> Histogram {
+    Histogram::new(KUMINA_DELAY_BUCKETS)
+}
+fn delay_histogram() -> Histogram {
+    Histogram::new(DELAY_BUCKETS)
+}
+
+/// Delivery counters and delay histograms.
+#[derive(Debug)]
+pub(super) struct DeliveryMetrics {
+    pipe_relays: BoundedLabel,
+    deliveries: Family<DeliveryLabels, Counter>,
+    delivery_delay: HistFamily<DelayLabels>,
+    smtp_processed: Family<StatusLabel, Counter>,
+    smtp_delay: HistFamily<StageLabel>,
+    lmtp_delay: HistFamily<StageLabel>,
+    pipe_delay: HistFamily<PipeDelayLabels>,
+}
+
+impl DeliveryMetrics {
+    pub(super) fn new(cap: usize) -> Self {
+        Self {
+            pipe_relays: BoundedLabel::new(cap, None, &[]),
+            deliveries: Family::default(),
+            delivery_delay: Family::new_with_constructor(delay_histogram),
+            smtp_processed: Family::default(),
+            smtp_delay: Family::new_with_constructor(kumina_delay_histogram),
+            lmtp_delay: Family::new_with_constructor(kumina_delay_histogram),
+            pipe_delay: Family::new_with_constructor(kumina_delay_histogram),
+        }
+    }
+
+    pub(super) fn register(&self, r: &mut Registry) {
+        r.register(
+            "postfix_deliveries",
+            "Delivery attempts by delivery agent and status (qmgr: expired messages)",
+            self.deliveries.clone(),
+        );
+        r.register(
+            "postfix_delivery_delay_seconds",
+            "Per-stage delays (delays=a/b/c/d) and total delay of final deliveries (sent, bounced)",
+            self.delivery_delay.clone(),
+        );
+        r.register(
+            "postfix_smtp_messages_processed",
+            "smtp delivery attempts by status (kumina-compatible)",
+            self.smtp_processed.clone(),
+        );
+        r.register(
+            "postfix_smtp_delivery_delay_seconds",
+            "SMTP message processing time in seconds, final statuses only (kumina-compatible)",
+            self.smtp_delay.clone(),
+        );
+        r.register(
+            "postfix_lmtp_delivery_delay_seconds",
+            "LMTP message processing time in seconds, final statuses only (kumina-compatible)",
+            self.lmtp_delay.clone(),
+        );
+        r.register(
+            "postfix_pipe_delivery_delay_seconds",
+            "Pipe message processing time in seconds, final statuses only (kumina-compatible)",
+            self.pipe_delay.clone(),
+        );
+    }
+
+    pub(super) fn delivery(
+        &self,
+        d: &Delivery<'_>,
+        daemon: &'static str,
+        inst: &Shared,
+        svc: &Shared,
+    ) {
+        let status = d.status.as_str();
+        self.deliveries
+            .get_or_create(&DeliveryLabels {
+                postfix_instance: inst.clone(),
+                service: svc.clone(),
+                daemon,
+                status,
+                dsn_class: d.dsn_class(),
+            })
+            .inc();
+        if daemon == "smtp" {
+            self.smtp_processed
+                .get_or_create(&StatusLabel { status })
+                .inc();
+        }
+        if !matches!(d.status, DeliveryStatus::Sent | DeliveryStatus::Bounced) {
+            return;
+        }
+        let Some(delays) = d.delays else { return };
+        let values = [
+            delays[0],
+            delays[1],
+            delays[2],
+            delays[3],
+            d.delay.unwrap_or(delays.iter().sum()),
+        ];
+        let pipe_relay = (daemon == "pipe").then(|| self.pipe_relays.get(d.relay));
+        for (stage, v) in STAGES.iter().zip(values) {
+            self.delivery_delay
+                .get_or_create(&DelayLabels {
+                    postfix_instance: inst.clone(),
+                    service: svc.clone(),
+                    daemon,
+                    stage,
+                })
+                .observe(v);
+            if *stage == "total" {
+                continue;
+            }
+            match daemon {
+                "smtp" => self
+                    .smtp_delay
+                    .get_or_create(&StageLabel { stage })
+                    .observe(v),
+                "lmtp" => self
+                    .lmtp_delay
+                    .get_or_create(&StageLabel { stage })
+                    .observe(v),
+                "pipe" => {
+                    if let Some(relay) = &pipe_relay {
+                        self.pipe_delay
+                            .get_or_create(&PipeDelayLabels {
+                                relay: relay.clone(),
+                                stage,
+                            })
+                            .observe(v);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// qmgr's `status=expired` ends the message like a final temporary failure.
+    pub(super) fn expired(&self, daemon: &'static str, inst: Shared, svc: Shared) {
+        self.deliveries
+            .get_or_create(&DeliveryLabels {
+                postfix_instance: inst,
+                service: svc,
+                daemon,
+                status: "expired",
+                dsn_class: "4",
+            })
+            .inc();
+    }
+}

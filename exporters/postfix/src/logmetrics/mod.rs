@@ -1,0 +1,471 @@
+//! Counters and histograms from the Postfix mail log, updated line by line by a
+//! `common::follow` follower through [`LineHandler`].
+//!
+//! # Label rule
+//!
+//! * Metrics whose name kumina/postfix_exporter or Hsn723/postfix_exporter also export
+//!   (`postfix_smtpd_connects_total`, `postfix_smtp_delivery_delay_seconds`,
+//!   `postfix_postscreen_passes_total`, …) keep exactly their labels, so existing
+//!   dashboards and alerts work; they sum over all Postfix instances and services.
+//! * Metrics new in this exporter carry `postfix_instance` (the syslog_name before the
+//!   first `/`: `postfix`, `postfix-out`) and `service` (the part between the first and
+//!   the last `/`, e.g. `submission`; empty when the tag has none, which is the default).
+//!   The label is `postfix_instance`, never `instance`, which belongs to the scraper.
+//!
+//! # Cardinality
+//!
+//! Every label value is either from a closed set (`daemon`, `status`, SMTP stages,
+//! commands, TLS protocols, SASL methods, …; anything unexpected becomes `other`) or
+//! bounded: `postfix_instance`, `service` (unless an allow-list from master.cf is given),
+//! enhanced status codes, pipe relays, foreign program names and (optional) TLS ciphers
+//! keep the first [`LogMetricsOptions::label_cap`] distinct values, then `other`.
+//! Addresses, queue IDs and free text never become labels; reject texts are classified
+//! by [`RejectRules`].
+//!
+//! # Delays
+//!
+//! Delay histograms are observed on final statuses only: `sent` and `bounced`. Not on
+//! `deferred` (it repeats on every retry with a growing `a` component), not on
+//! `SOFTBOUNCE` (the message stays queued and is retried like a deferral), not on
+//! address-verification probes (`deliverable`/`undeliverable`: no mail moved).
+//!
+//! # Expired messages
+//!
+//! qmgr's `status=expired|force-expired, returned to sender` count as
+//! `postfix_deliveries_total{daemon="qmgr",status="expired",dsn_class="4"}` (the last
+//! attempt was a temporary failure), besides kumina's `postfix_qmgr_messages_expired_total`.
+//!
+//! # Layout
+//!
+//! Each daemon family (`delivery`, `qmgr`, `smtpd`, `tls`, `cleanup`, `bounce`,
+//! `postscreen`, `postsuper`, as in [`crate::parse::log`]) owns its metric families and
+//! registers them; `labels` holds the label sets. This file keeps what spans every line:
+//! the options, the Postfix/foreign decision, severities, the last-line timestamp and the
+//! dispatch of parsed events to the families.
+
+mod bounce;
+mod cleanup;
+mod delivery;
+mod labels;
+mod postscreen;
+mod postsuper;
+mod qmgr;
+mod smtpd;
+mod tls;
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::SystemTime;
+
+use common::follow::{LineHandler, LineOutcome};
+use common::logline::{self, PrefixFormat};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+use self::bounce::BounceMetrics;
+use self::cleanup::CleanupMetrics;
+use self::delivery::DeliveryMetrics;
+use self::labels::{BoundedLabel, ProgramLabel, SeverityLabels, closed};
+use self::postscreen::PostscreenMetrics;
+use self::postsuper::PostsuperMetrics;
+use self::qmgr::QmgrMetrics;
+use self::smtpd::SmtpdMetrics;
+use self::tls::TlsMetrics;
+use crate::parse::log::{self as plog, Event};
+use crate::reject_rules::RejectRules;
+
+const DAEMONS: [&str; 42] = [
+    "smtp",
+    "lmtp",
+    "local",
+    "virtual",
+    "pipe",
+    "error",
+    "retry",
+    "discard",
+    "qmgr",
+    "oqmgr",
+    "smtpd",
+    "cleanup",
+    "bounce",
+    "defer",
+    "trace",
+    "postscreen",
+    "postsuper",
+    "pickup",
+    "tlsproxy",
+    "master",
+    "postfix-script",
+    "anvil",
+    "scache",
+    "tlsmgr",
+    "dnsblog",
+    "verify",
+    "proxymap",
+    "trivial-rewrite",
+    "flush",
+    "showq",
+    "postlogd",
+    "postdrop",
+    "sendmail",
+    "postqueue",
+    "postmap",
+    "postalias",
+    "postlog",
+    "postconf",
+    "postmulti",
+    "spawn",
+    "qmqpd",
+    "smtp-sink",
+];
+
+/// Options of the log metrics.
+#[derive(Debug, Clone)]
+pub struct LogMetricsOptions {
+    /// Extra syslog_name values (instance part) that are Postfix besides `postfix` and
+    /// `postfix-*`.
+    pub syslog_names: Vec<String>,
+    /// When set, the only `service` label values kept (others become `other`); typically
+    /// the service names of master.cf ([`parse_master_cf`]).
+    pub services: Option<Vec<String>>,
+    /// Add a `cipher` label to the TLS connection counters (more series).
+    pub tls_cipher_labels: bool,
+    /// Distinct values kept per open-ended label before `other`.
+    pub label_cap: usize,
+    /// Reject reason classification.
+    pub reject_rules: RejectRules,
+}
+
+impl Default for LogMetricsOptions {
+    fn default() -> Self {
+        Self {
+            syslog_names: Vec::new(),
+            services: None,
+            tls_cipher_labels: false,
+            label_cap: 32,
+            reject_rules: RejectRules::defaults(),
+        }
+    }
+}
+
+impl LogMetricsOptions {
+    /// Reads master.cf at `path` and uses its service names as the `service` allow-list.
+    pub fn with_master_cf(mut self, path: &Path) -> std::io::Result<Self> {
+        let text = std::fs::read_to_string(path)?;
+        self.services = Some(parse_master_cf(&text));
+        Ok(self)
+    }
+}
+
+/// Service names from master.cf text: the first column of every entry (continuation lines
+/// start with white space; `#` starts a comment), `name/type` reduced to `name`, distinct,
+/// in file order.
+pub fn parse_master_cf(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for line in text.lines() {
+        if line.starts_with(|c: char| c.is_whitespace() || c == '#') {
+            continue;
+        }
+        let Some(first) = line.split_whitespace().next() else {
+            continue;
+        };
+        let name = first.split_once('/').map_or(first, |(n, _)| n);
+        if !name.is_empty() && !out.iter().any(|s| s == name) {
+            out.push(name.to_string());
+        }
+    }
+    out
+}
+
+/// The metric families fed by the Postfix log, and the [`LineHandler`] that feeds them.
+/// Share it behind an `Arc` between the follower thread and the registry.
+#[derive(Debug)]
+pub struct LogMetrics {
+    options: LogMetricsOptions,
+    /// Swapped whole on reload; read once per reject line.
+    reject_rules: std::sync::RwLock<Arc<RejectRules>>,
+    instances: BoundedLabel,
+    services: BoundedLabel,
+    programs: BoundedLabel,
+    last_ts: Mutex<(String, Option<f64>)>,
+
+    delivery: DeliveryMetrics,
+    qmgr: QmgrMetrics,
+    smtpd: SmtpdMetrics,
+    tls: TlsMetrics,
+    cleanup: CleanupMetrics,
+    bounce: BounceMetrics,
+    postscreen: PostscreenMetrics,
+    postsuper: PostsuperMetrics,
+
+    severity: Family<SeverityLabels, Counter>,
+    foreign: Family<ProgramLabel, Counter>,
+    last_line_timestamp: Gauge<f64, std::sync::atomic::AtomicU64>,
+}
+
+impl LogMetrics {
+    /// Replaces the reject reason rules (configuration reload); lines read from now on
+    /// are classified by the new rules.
+    pub fn set_reject_rules(&self, rules: RejectRules) {
+        *self
+            .reject_rules
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Arc::new(rules);
+    }
+
+    /// Creates empty metric families.
+    pub fn new(mut options: LogMetricsOptions) -> Self {
+        let cap = options.label_cap.max(1);
+        let rules = std::mem::take(&mut options.reject_rules);
+        let allow = options
+            .services
+            .as_ref()
+            .map(|s| s.iter().cloned().collect::<HashSet<String>>());
+        Self {
+            instances: BoundedLabel::new(cap, None, &["postfix"]),
+            services: BoundedLabel::new(cap, allow, &[]),
+            programs: BoundedLabel::new(cap, None, &[]),
+            last_ts: Mutex::new((String::new(), None)),
+
+            delivery: DeliveryMetrics::new(cap),
+            qmgr: QmgrMetrics::new(),
+            smtpd: SmtpdMetrics::new(cap),
+            tls: TlsMetrics::new(cap, options.tls_cipher_labels),
+            cleanup: CleanupMetrics::new(),
+            bounce: BounceMetrics::new(),
+            postscreen: PostscreenMetrics::new(),
+            postsuper: PostsuperMetrics::new(),
+
+            severity: Family::default(),
+            foreign: Family::default(),
+            last_line_timestamp: Gauge::default(),
+            reject_rules: std::sync::RwLock::new(Arc::new(rules)),
+            options,
+        }
+    }
+
+    /// Registers every family (names without `_total`; prometheus-client appends it).
+    pub fn register(&self, r: &mut Registry) {
+        // This order is the exposition order, which the golden tests pin.
+        self.delivery.register(r);
+        self.qmgr.register(r);
+        self.smtpd.register(r);
+        self.tls.register(r);
+        self.cleanup.register(r);
+        self.bounce.register(r);
+        self.postscreen.register(r);
+        self.postsuper.register(r);
+        r.register(
+            "postfix_log_messages_by_severity",
+            "Postfix log messages with a warning/error/fatal/panic prefix",
+            self.severity.clone(),
+        );
+        r.register(
+            "postfix_log_foreign_lines",
+            "Lines from other programs in the same log, by program (first 32 names, then other)",
+            self.foreign.clone(),
+        );
+        r.register(
+            "postfix_log_last_line_timestamp_seconds",
+            "The log's own timestamp of the newest line, unix seconds",
+            self.last_line_timestamp.clone(),
+        );
+    }
+
+    fn is_postfix(&self, instance: &str) -> bool {
+        instance == "postfix"
+            || instance.starts_with("postfix-")
+            || self.options.syslog_names.iter().any(|n| n == instance)
+    }
+
+    fn observe_timestamp(&self, ts: &str, format: PrefixFormat) {
+        let mut last = self.last_ts.lock().unwrap_or_else(PoisonError::into_inner);
+        // Consecutive lines mostly share the (second-resolution) text: parse once.
+        let value = if last.0 == ts {
+            last.1
+        } else {
+            let v = logline::parse_timestamp(ts, format, SystemTime::now());
+            last.0.clear();
+            last.0.push_str(ts);
+            last.1 = v;
+            v
+        };
+        drop(last);
+        if let Some(v) = value
+            && v > self.last_line_timestamp.get()
+        {
+            self.last_line_timestamp.set(v);
+        }
+    }
+
+    /// Parses one complete log line and updates the metrics; see [`LineHandler`].
+    ///
+    /// A line without a known prefix is `Unsupported("unknown")`; a line from a program
+    /// that is not a Postfix syslog_name is counted in `postfix_log_foreign_lines_total`
+    /// and `Handled`; a Postfix line of an unknown shape is `Unsupported(daemon)` with the
+    /// daemon from the closed set (`other` for unknown daemons). Lines read and
+    /// unsupported lines are counted by the follower, not here.
+    pub fn process(&self, line: &str) -> LineOutcome {
+        let Some(parsed) = logline::parse(line) else {
+            return LineOutcome::Unsupported("unknown".to_string());
+        };
+        let program = plog::split_program(parsed.program);
+        if !self.is_postfix(program.instance) {
+            self.foreign
+                .get_or_create(&ProgramLabel {
+                    program: self.programs.get(program.instance),
+                })
+                .inc();
+            return LineOutcome::Handled;
+        }
+        self.observe_timestamp(parsed.timestamp, parsed.format);
+        // RFC 5424 with an empty MSGID/SD leaves the separating space on the message.
+        let message = parsed.message.trim_start_matches(' ');
+        let raw_daemon = if program.daemon.is_empty() {
+            plog::infer_daemon(message)
+        } else {
+            program.daemon
+        };
+        let daemon = closed(raw_daemon, &DAEMONS);
+        let msg = plog::parse_message(raw_daemon, message);
+        let inst = self.instances.get(program.instance);
+        let svc = self.services.get(program.service.unwrap_or(""));
+        if let Some(sev) = msg.severity {
+            self.severity
+                .get_or_create(&SeverityLabels {
+                    postfix_instance: inst.clone(),
+                    service: svc.clone(),
+                    daemon,
+                    severity: sev.as_str(),
+                })
+                .inc();
+        }
+        match msg.event {
+            Event::Unsupported => return LineOutcome::Unsupported(daemon.to_string()),
+            Event::Info | Event::Pickup { .. } => {}
+            Event::Delivery(d) => self.delivery.delivery(&d, daemon, &inst, &svc),
+            Event::QmgrActive { size, nrcpt, .. } => self.qmgr.active(size, nrcpt),
+            Event::QmgrRemoved { .. } => self.qmgr.removed(),
+            Event::QmgrExpired { .. } => {
+                self.qmgr.expired();
+                self.delivery.expired(daemon, inst, svc);
+            }
+            Event::SmtpdConnect => self.smtpd.connect(),
+            Event::SmtpdDisconnect(stats) => self.smtpd.disconnect(stats, inst, svc),
+            Event::SmtpdLostConnection { stage } => self.smtpd.lost_connection(stage),
+            Event::SmtpdTimeout { stage } => self.smtpd.timeout(stage, inst, svc),
+            Event::SmtpdTooManyErrors { stage } => self.smtpd.too_many_errors(stage, inst, svc),
+            Event::SmtpdClient { sasl_method, .. } => self.smtpd.client(sasl_method),
+            Event::SaslAuthFailed { method } => self.smtpd.sasl_failed(method, inst, svc),
+            Event::ReverseDnsMismatch => self.smtpd.reverse_dns_mismatch(),
+            Event::Tls(t) => self.tls.connection(&t, daemon),
+            Event::Action(a) => match daemon {
+                "cleanup" => self.cleanup.action(&a, inst, svc),
+                "postscreen" => self.postscreen.action(&a),
+                _ => {
+                    let rules = Arc::clone(
+                        &self
+                            .reject_rules
+                            .read()
+                            .unwrap_or_else(PoisonError::into_inner),
+                    );
+                    self.smtpd.action(&a, inst, svc, &rules)
+                }
+            },
+            Event::CleanupMessageId { .. } => self.cleanup.message_id(),
+            Event::BounceNotification(kind) => self.bounce.notification(kind, inst, svc),
+            Event::Postscreen(p) => self.postscreen.event(p, inst, svc),
+            Event::Postsuper(a) => self.postsuper.action(a, inst, svc),
+        }
+        LineOutcome::Recognised
+    }
+}
+
+impl LineHandler for LogMetrics {
+    fn handle_line(&self, line: &str) -> LineOutcome {
+        self.process(line)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prometheus_client::encoding::text::encode;
+
+    fn expose(m: &LogMetrics) -> String {
+        let mut r = Registry::default();
+        m.register(&mut r);
+        let mut s = String::new();
+        encode(&mut s, &r).unwrap();
+        s
+    }
+
+    #[test]
+    fn master_cf_service_names() {
+        let text = "# comment\nsmtp      inet  n       -       y       -       -       smtpd\n  -o x=y\nsubmission/inet inet n - y - - smtpd\n127.0.0.1:2525 inet n - n - - smtpd\nsmtp      unix  -       -       y       -       -       smtp\n\nrelay unix - - n - - smtp\n";
+        assert_eq!(
+            parse_master_cf(text),
+            vec!["smtp", "submission", "127.0.0.1:2525", "relay"]
+        );
+    }
+
+    #[test]
+    fn foreign_programs_are_bounded() {
+        let m = LogMetrics::new(LogMetricsOptions {
+            label_cap: 2,
+            ..Default::default()
+        });
+        for p in ["dovecot", "opendkim", "amavis", "dovecot"] {
+            let line = format!("Nov 23 15:04:52 mx {p}[1]: hello");
+            assert_eq!(m.process(&line), LineOutcome::Handled);
+        }
+        let s = expose(&m);
+        assert!(
+            s.contains("postfix_log_foreign_lines_total{program=\"dovecot\"} 2\n"),
+            "{s}"
+        );
+        assert!(
+            s.contains("postfix_log_foreign_lines_total{program=\"opendkim\"} 1\n"),
+            "{s}"
+        );
+        assert!(
+            s.contains("postfix_log_foreign_lines_total{program=\"other\"} 1\n"),
+            "{s}"
+        );
+    }
+
+    #[test]
+    fn sasl_and_milter_and_cipher_option() {
+        let m = LogMetrics::new(LogMetricsOptions {
+            tls_cipher_labels: true,
+            ..Default::default()
+        });
+        let lines = [
+            "Nov 23 15:04:52 mx postfix/submission/smtpd[1]: warning: unknown[192.0.2.1]: SASL LOGIN authentication failed: UGFzc3dvcmQ6",
+            "Nov 23 15:04:52 mx postfix/submission/smtpd[1]: ABCDE12345: client=x[192.0.2.1], sasl_method=PLAIN, sasl_username=u@example.com",
+            "Nov 23 15:04:52 mx postfix/cleanup[1]: ABCDE12345: milter-reject: END-OF-MESSAGE from x[192.0.2.1]: 5.7.1 Command rejected; from=<a@b> to=<c@d> proto=ESMTP helo=<x>",
+            "Nov 23 15:04:52 mx postfix/smtpd[1]: Anonymous TLS connection established from x[192.0.2.1]: TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)",
+            "Nov 23 15:04:52 mx postfix/smtpd[1]: warning: hostname mail.example.com does not resolve to address 192.0.2.1",
+            "Nov 23 15:04:52 mx postfix/postscreen[1]: DNSBL rank 3 for [192.0.2.1]:5678",
+        ];
+        for l in lines {
+            assert_eq!(m.process(l), LineOutcome::Recognised, "{l}");
+        }
+        let s = expose(&m);
+        for want in [
+            "postfix_smtpd_sasl_authentication_failures_total 1\n",
+            "postfix_smtpd_sasl_authentication_failures_by_method_total{postfix_instance=\"postfix\",service=\"submission\",sasl_method=\"LOGIN\"} 1\n",
+            "postfix_smtpd_messages_processed_total{sasl_method=\"PLAIN\"} 1\n",
+            "postfix_cleanup_milter_actions_total{postfix_instance=\"postfix\",service=\"\",action=\"milter_reject\"} 1\n",
+            "postfix_smtpd_tls_connections_total{trust=\"Anonymous\",protocol=\"TLSv1.3\",cipher=\"TLS_AES_256_GCM_SHA384\"} 1\n",
+            "postfix_smtpd_forward_confirmed_reverse_dns_errors_total 1\n",
+            "postfix_postscreen_dnsbl_rank_count 1\n",
+            "postfix_log_messages_by_severity_total{postfix_instance=\"postfix\",service=\"submission\",daemon=\"smtpd\",severity=\"warning\"} 1\n",
+        ] {
+            assert!(s.contains(want), "missing {want}\n{s}");
+        }
+    }
+}
