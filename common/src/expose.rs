@@ -21,6 +21,11 @@ pub fn encode(registries: &[&Registry]) -> String {
         }
     }
     let _ = encode_eof(&mut out);
+    // prometheus-client writes infinities as `inf`; the OpenMetrics grammar (and the
+    // text format) spell them `+Inf` / `-Inf`.
+    if out.contains(" inf\n") || out.contains(" -inf\n") {
+        out = out.replace(" inf\n", " +Inf\n").replace(" -inf\n", " -Inf\n");
+    }
     out
 }
 
@@ -68,6 +73,12 @@ mod tests {
             "{om}"
         );
         assert!(om.ends_with("# EOF\n"));
+        let mut g = Registry::default();
+        let inf: prometheus_client::metrics::gauge::Gauge<f64, std::sync::atomic::AtomicU64> =
+            Default::default();
+        inf.set(f64::INFINITY);
+        g.register("t_age_seconds", "Age", inf);
+        assert!(encode(&[&g]).contains("t_age_seconds +Inf\n"));
         let text = render(om.clone(), Format::Text004);
         assert!(text.contains("# TYPE t_events_total counter\n"), "{text}");
         assert!(!text.contains("# EOF"));
