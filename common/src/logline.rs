@@ -638,7 +638,7 @@ mod tests {
 
     #[test]
     fn proftpd_lines() {
-        // SystemLog file (reference/proftpd.md §3).
+        // ProFTPd's SystemLog written to a file: ISO time with milliseconds after a comma.
         let l = parse("2026-11-22 23:02:37,108 vm proftpd[20868] 127.0.0.1 (127.0.0.1[127.0.0.1]): USER alice: Login successful.").unwrap();
         assert_eq!(l.format, PrefixFormat::Iso);
         assert_eq!(l.timestamp, "2026-11-22 23:02:37,108");
