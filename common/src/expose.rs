@@ -24,7 +24,9 @@ pub fn encode(registries: &[&Registry]) -> String {
     // prometheus-client writes infinities as `inf`; the OpenMetrics grammar (and the
     // text format) spell them `+Inf` / `-Inf`.
     if out.contains(" inf\n") || out.contains(" -inf\n") {
-        out = out.replace(" inf\n", " +Inf\n").replace(" -inf\n", " -Inf\n");
+        out = out
+            .replace(" inf\n", " +Inf\n")
+            .replace(" -inf\n", " -Inf\n");
     }
     out
 }

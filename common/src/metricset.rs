@@ -4,7 +4,7 @@
 //! walk) build a [`MetricSet`] and hand it to the runner. The set encodes itself
 //! through `prometheus-client`, so both exposition formats come from one place.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::Arc;
 
@@ -192,13 +192,80 @@ pub struct SharedSet(pub Arc<MetricSet>);
 
 impl PcCollector for SharedSet {
     fn encode(&self, encoder: DescriptorEncoder) -> Result<(), fmt::Error> {
-        self.0.encode_into(encoder)
+        self.0.encode_into(encoder, None)
     }
 }
 
+/// A shared set encoded without some of its families (they are served merged elsewhere).
+#[derive(Debug)]
+struct Without {
+    set: Arc<MetricSet>,
+    skip: Arc<HashSet<String>>,
+}
+
+impl PcCollector for Without {
+    fn encode(&self, encoder: DescriptorEncoder) -> Result<(), fmt::Error> {
+        self.set.encode_into(encoder, Some(&self.skip))
+    }
+}
+
+/// The collectors that encode `sets` as one exposition: a family that several sets carry
+/// (two collectors exporting the same metric for different label values) is written once,
+/// with the samples of all of them, because scrapers reject a repeated family. Sets are
+/// served by reference; only the colliding families are copied.
+pub fn combine(sets: Vec<Arc<MetricSet>>) -> Vec<Box<dyn PcCollector>> {
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    for set in &sets {
+        for f in &set.families {
+            *seen.entry(f.name.as_str()).or_default() += 1;
+        }
+    }
+    let shared: HashSet<String> = seen
+        .into_iter()
+        .filter(|(_, n)| *n > 1)
+        .map(|(name, _)| name.to_string())
+        .collect();
+    if shared.is_empty() {
+        return sets
+            .into_iter()
+            .map(|s| Box::new(SharedSet(s)) as Box<dyn PcCollector>)
+            .collect();
+    }
+    let mut merged = MetricSet::new();
+    for set in &sets {
+        for f in set.families.iter().filter(|f| shared.contains(&f.name)) {
+            let into = merged.family(&f.name, &f.help, f.kind);
+            if into.kind != f.kind {
+                tracing::warn!(family = %f.name, "two collectors export one family with different types; the second is left out");
+                continue;
+            }
+            into.samples.extend(f.samples.iter().cloned());
+        }
+    }
+    let skip = Arc::new(shared);
+    let mut out: Vec<Box<dyn PcCollector>> = sets
+        .into_iter()
+        .map(|set| {
+            Box::new(Without {
+                set,
+                skip: Arc::clone(&skip),
+            }) as Box<dyn PcCollector>
+        })
+        .collect();
+    out.push(Box::new(merged.into_collector()));
+    out
+}
+
 impl MetricSet {
-    fn encode_into(&self, mut encoder: DescriptorEncoder) -> Result<(), fmt::Error> {
+    fn encode_into(
+        &self,
+        mut encoder: DescriptorEncoder,
+        skip: Option<&HashSet<String>>,
+    ) -> Result<(), fmt::Error> {
         for f in &self.families {
+            if skip.is_some_and(|s| s.contains(&f.name)) {
+                continue;
+            }
             let ty = match f.kind {
                 Kind::Gauge => MetricType::Gauge,
                 Kind::Counter => MetricType::Counter,
@@ -270,6 +337,27 @@ mod tests {
              age_seconds_bucket{le=\"1.0\"} 1\nage_seconds_bucket{le=\"10.0\"} 3\nage_seconds_bucket{le=\"+Inf\"} 6\n\
              # HELP empty Nothing\n# TYPE empty gauge\n# EOF\n"
         );
+    }
+
+    #[test]
+    fn a_family_from_two_sets_is_written_once() {
+        let mut a = MetricSet::new();
+        a.gauge("t_cells", "Cells", labels(&[("queue", "deferred")]), 1.0);
+        a.gauge("t_a_only", "A", vec![], 2.0);
+        let mut b = MetricSet::new();
+        b.gauge("t_cells", "Cells", labels(&[("queue", "hold")]), 3.0);
+        let mut r = Registry::default();
+        for c in combine(vec![Arc::new(a), Arc::new(b)]) {
+            r.register_collector(c);
+        }
+        let mut out = String::new();
+        encode(&mut out, &r).unwrap();
+        assert_eq!(out.matches("# TYPE t_cells gauge").count(), 1, "{out}");
+        assert!(
+            out.contains("t_cells{queue=\"deferred\"} 1.0\nt_cells{queue=\"hold\"} 3.0\n"),
+            "{out}"
+        );
+        assert!(out.contains("t_a_only 2.0\n"), "{out}");
     }
 
     #[test]

@@ -20,7 +20,7 @@ use prometheus_client::registry::Registry;
 use tokio::sync::{Notify, watch};
 
 use crate::follow::SourceMetrics;
-use crate::metricset::{MetricSet, SharedSet, labels};
+use crate::metricset::{MetricSet, labels};
 use crate::process::ProcessCollector;
 
 /// What a collector is given for one collection.
@@ -498,6 +498,7 @@ impl Runner {
         let duration = format!("{ns}_scrape_collector_duration_seconds");
         let age = format!("{ns}_scrape_collector_snapshot_age_seconds");
         let mut per_scrape = Registry::default();
+        let mut sets = Vec::with_capacity(results.len() + 2);
         for r in results {
             let l = labels(&[("collector", r.name)]);
             meta.gauge(
@@ -521,16 +522,19 @@ impl Runner {
                 );
             }
             if let Some(s) = r.snapshot {
-                per_scrape.register_collector(Box::new(SharedSet(s)));
+                sets.push(s);
             }
             if let Some(x) = r.extra {
-                per_scrape.register_collector(Box::new(x.into_collector()));
+                sets.push(Arc::new(x));
             }
         }
         if let Some(p) = process {
-            per_scrape.register_collector(Box::new(p.into_collector()));
+            sets.push(Arc::new(p));
         }
-        per_scrape.register_collector(Box::new(meta.into_collector()));
+        sets.push(Arc::new(meta));
+        for c in crate::metricset::combine(sets) {
+            per_scrape.register_collector(c);
+        }
         crate::expose::encode(&[&self.registry, &per_scrape])
     }
 }

@@ -99,8 +99,16 @@ fn reload_swaps_the_web_config_and_refuses_a_broken_one() {
     assert_eq!(get_as(&e, "/metrics", Some(one)).status, 200);
     assert_eq!(get_as(&e, "/metrics", Some(two)).status, 401);
     let s = scrape(&e, Some(one));
-    assert_eq!(value(&s, "postfix_config_last_reload_successful", &[]), Some(1.0));
-    let start_ts = value(&s, "postfix_config_last_reload_success_timestamp_seconds", &[]).unwrap();
+    assert_eq!(
+        value(&s, "postfix_config_last_reload_successful", &[]),
+        Some(1.0)
+    );
+    let start_ts = value(
+        &s,
+        "postfix_config_last_reload_success_timestamp_seconds",
+        &[],
+    )
+    .unwrap();
     assert!(start_ts > 1.7e9, "{start_ts}");
 
     // A new password by SIGHUP: takes effect without a restart, the old one stops working.
@@ -112,8 +120,16 @@ fn reload_swaps_the_web_config_and_refuses_a_broken_one() {
     });
     assert_eq!(get_as(&e, "/metrics", Some(one)).status, 401);
     let s = scrape(&e, Some(two));
-    assert_eq!(value(&s, "postfix_config_last_reload_successful", &[]), Some(1.0));
-    let hup_ts = value(&s, "postfix_config_last_reload_success_timestamp_seconds", &[]).unwrap();
+    assert_eq!(
+        value(&s, "postfix_config_last_reload_successful", &[]),
+        Some(1.0)
+    );
+    let hup_ts = value(
+        &s,
+        "postfix_config_last_reload_success_timestamp_seconds",
+        &[],
+    )
+    .unwrap();
     assert!(hup_ts > start_ts, "{hup_ts} <= {start_ts}");
 
     // A broken file by POST /-/reload: refused with the file and the reason, the running
@@ -128,9 +144,16 @@ fn reload_swaps_the_web_config_and_refuses_a_broken_one() {
     );
     assert_eq!(get_as(&e, "/metrics", Some(two)).status, 200);
     let s = scrape(&e, Some(two));
-    assert_eq!(value(&s, "postfix_config_last_reload_successful", &[]), Some(0.0));
     assert_eq!(
-        value(&s, "postfix_config_last_reload_success_timestamp_seconds", &[]),
+        value(&s, "postfix_config_last_reload_successful", &[]),
+        Some(0.0)
+    );
+    assert_eq!(
+        value(
+            &s,
+            "postfix_config_last_reload_success_timestamp_seconds",
+            &[]
+        ),
         Some(hup_ts)
     );
     // The same through SIGHUP: logged, still refused.
@@ -151,10 +174,16 @@ fn reload_swaps_the_web_config_and_refuses_a_broken_one() {
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(get_as(&e, "/metrics", Some(one)).status, 200);
     let s = scrape(&e, Some(one));
-    assert_eq!(value(&s, "postfix_config_last_reload_successful", &[]), Some(1.0));
+    assert_eq!(
+        value(&s, "postfix_config_last_reload_successful", &[]),
+        Some(1.0)
+    );
     // No secret from the file ever reaches the log.
     let log = e.daemon().log();
-    assert!(!log.contains("second-secret") && !log.contains("$2b$"), "{log}");
+    assert!(
+        !log.contains("second-secret") && !log.contains("$2b$"),
+        "{log}"
+    );
 }
 
 /// A reject line of real Postfix 3.7 shape; `{reply}` is the free text.
@@ -178,7 +207,11 @@ fn reload_swaps_the_reject_rules() {
     let dir = temp_dir("reload-rules-").unwrap();
     let rules = dir.path().join("rules.yml");
     let log = dir.path().join("mail.log");
-    std::fs::write(&rules, "rules:\n  - reason: house_rule\n    match: 'house rule one'\n").unwrap();
+    std::fs::write(
+        &rules,
+        "rules:\n  - reason: house_rule\n    match: 'house rule one'\n",
+    )
+    .unwrap();
     std::fs::write(&log, "").unwrap();
     let e = Exporter::start(
         BIN,
@@ -197,14 +230,22 @@ fn reload_swaps_the_reject_rules() {
     append(&log, &reject_line("house rule one"));
     wait_for("the first reject", || rejects("house_rule") == 1.0);
     // New rules by POST /-/reload: lines read from then on get the new class.
-    std::fs::write(&rules, "rules:\n  - reason: new_house_rule\n    match: 'house rule two'\n").unwrap();
+    std::fs::write(
+        &rules,
+        "rules:\n  - reason: new_house_rule\n    match: 'house rule two'\n",
+    )
+    .unwrap();
     let r = request("POST", &format!("{}/-/reload", e.url()), &[], &[]).unwrap();
     assert_eq!(r.status, 200, "{}", r.text());
     append(&log, &reject_line("house rule two"));
     wait_for("the second reject", || rejects("new_house_rule") == 1.0);
     assert_eq!(rejects("house_rule"), 1.0, "counted lines are kept");
     // A rules file with a bad regex is refused with file, line and key; the rules stay.
-    std::fs::write(&rules, "rules:\n  - reason: broken\n    match: '(unclosed'\n").unwrap();
+    std::fs::write(
+        &rules,
+        "rules:\n  - reason: broken\n    match: '(unclosed'\n",
+    )
+    .unwrap();
     let r = request("POST", &format!("{}/-/reload", e.url()), &[], &[]).unwrap();
     assert_eq!(r.status, 500);
     let body = r.text();
@@ -212,7 +253,10 @@ fn reload_swaps_the_reject_rules() {
     append(&log, &reject_line("house rule two"));
     wait_for("the third reject", || rejects("new_house_rule") == 2.0);
     let s = scrape(&e, None);
-    assert_eq!(value(&s, "postfix_config_last_reload_successful", &[]), Some(0.0));
+    assert_eq!(
+        value(&s, "postfix_config_last_reload_successful", &[]),
+        Some(0.0)
+    );
 }
 
 #[test]
@@ -235,7 +279,11 @@ fn two_log_sources_feed_one_exporter() {
     .unwrap();
     let s = scrape(&e, None);
     assert_eq!(
-        value(&s, "postfix_scrape_collector_success", &[("collector", "log")]),
+        value(
+            &s,
+            "postfix_scrape_collector_success",
+            &[("collector", "log")]
+        ),
         Some(1.0)
     );
     let connect = "Nov 23 15:04:52 mx postfix/smtpd[1234]: connect from unknown[192.0.2.1]";
@@ -252,14 +300,30 @@ fn two_log_sources_feed_one_exporter() {
         value(&s, "postfix_smtpd_connects_total", &[]) == Some(5.0)
     });
     let s = scrape(&e, None);
-    assert_eq!(value(&s, "postfix_log_lines_total", &[("source", &file_src)]), Some(3.0));
-    assert_eq!(value(&s, "postfix_log_lines_total", &[("source", &udp_src)]), Some(2.0));
-    assert_eq!(value(&s, "postfix_log_source_up", &[("source", &file_src)]), Some(1.0));
-    assert_eq!(value(&s, "postfix_log_source_up", &[("source", &udp_src)]), Some(1.0));
+    assert_eq!(
+        value(&s, "postfix_log_lines_total", &[("source", &file_src)]),
+        Some(3.0)
+    );
+    assert_eq!(
+        value(&s, "postfix_log_lines_total", &[("source", &udp_src)]),
+        Some(2.0)
+    );
+    assert_eq!(
+        value(&s, "postfix_log_source_up", &[("source", &file_src)]),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(&s, "postfix_log_source_up", &[("source", &udp_src)]),
+        Some(1.0)
+    );
     // One family each, whatever the number of sources (a second registration would
     // repeat the TYPE line, which scrapers reject).
     let body = get_as(&e, "/metrics", None).text();
-    assert_eq!(body.matches("# TYPE postfix_log_lines_total counter").count(), 1);
+    assert_eq!(
+        body.matches("# TYPE postfix_log_lines_total counter")
+            .count(),
+        1
+    );
     // The log collector is a collector like the others: on the landing page too.
     let landing = get_as(&e, "/", None).text();
     assert!(landing.contains("<li>log</li>"), "{landing}");
@@ -292,7 +356,11 @@ fn log_collector_success_follows_its_input() {
     let off = Exporter::start(BIN, &["--no-collector.queue", "--no-collector.log"]).unwrap();
     let s = scrape(&off, None);
     assert_eq!(
-        value(&s, "postfix_scrape_collector_success", &[("collector", "log")]),
+        value(
+            &s,
+            "postfix_scrape_collector_success",
+            &[("collector", "log")]
+        ),
         None
     );
 }
@@ -313,13 +381,22 @@ fn a_directory_as_log_file_is_a_clear_error_not_a_flood() {
     // 150 polls' worth of time: the error is logged and counted once, with the path.
     std::thread::sleep(Duration::from_millis(1500));
     let log = e.daemon().log();
-    let hits: Vec<&str> = log.lines().filter(|l| l.contains("is a directory")).collect();
+    let hits: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("is a directory"))
+        .collect();
     assert_eq!(hits.len(), 1, "{log}");
     assert!(hits[0].contains(&shown), "{}", hits[0]);
     let s = scrape(&e, None);
     let src = format!("file:{shown}");
-    assert_eq!(value(&s, "postfix_log_read_errors_total", &[("source", &src)]), Some(1.0));
-    assert_eq!(value(&s, "postfix_log_source_up", &[("source", &src)]), Some(0.0));
+    assert_eq!(
+        value(&s, "postfix_log_read_errors_total", &[("source", &src)]),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(&s, "postfix_log_source_up", &[("source", &src)]),
+        Some(0.0)
+    );
 }
 
 #[test]
