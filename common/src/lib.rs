@@ -14,6 +14,8 @@ pub mod negotiate;
 pub mod process;
 pub mod runner;
 pub mod server;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod webconfig;
 
 pub use metricset::MetricSet;
