@@ -10,11 +10,11 @@
 use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use common::follow::{FollowMetrics, FollowOptions, LineHandler, LineOutcome, Source, spawn};
+use common::follow::{FollowMetrics, FollowOptions, Source, spawn};
 use common::logline;
+use common::testing::{CountLines, recognise_all, recognise_log_prefix};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 const LINES: u64 = 1_000_000;
@@ -76,31 +76,7 @@ fn write_file(path: &Path) -> u64 {
     bytes
 }
 
-struct Count(AtomicU64);
-impl LineHandler for Count {
-    fn handle_line(&self, line: &str) -> LineOutcome {
-        std::hint::black_box(line);
-        self.0.fetch_add(1, Ordering::Relaxed);
-        LineOutcome::Recognised
-    }
-}
-
-struct ParseAndCount(AtomicU64);
-impl LineHandler for ParseAndCount {
-    fn handle_line(&self, line: &str) -> LineOutcome {
-        let outcome = match logline::parse(line) {
-            Some(l) => {
-                std::hint::black_box(l);
-                LineOutcome::Recognised
-            }
-            None => LineOutcome::Unsupported("unknown".into()),
-        };
-        self.0.fetch_add(1, Ordering::Relaxed);
-        outcome
-    }
-}
-
-fn follow_once<H: LineHandler>(path: &Path, handler: Arc<H>, count: impl Fn(&H) -> u64) {
+fn follow_once(path: &Path, handler: Arc<CountLines>) {
     let h = spawn(
         Source::File {
             path: path.to_path_buf(),
@@ -111,10 +87,10 @@ fn follow_once<H: LineHandler>(path: &Path, handler: Arc<H>, count: impl Fn(&H) 
         FollowOptions::default(),
     )
     .unwrap();
-    while count(&handler) < LINES {
+    while handler.count() < LINES {
         std::thread::sleep(Duration::from_micros(200));
     }
-    assert_eq!(count(&handler), LINES);
+    assert_eq!(handler.count(), LINES);
     h.stop();
 }
 
@@ -131,14 +107,12 @@ fn bench_follow(c: &mut Criterion) {
     g.throughput(Throughput::Elements(LINES));
     g.bench_function("count_only", |b| {
         b.iter(|| {
-            let h = Arc::new(Count(AtomicU64::new(0)));
-            follow_once(&path, h, |h| h.0.load(Ordering::Relaxed));
+            follow_once(&path, Arc::new(CountLines::new(recognise_all)));
         })
     });
     g.bench_function("parse_prefix", |b| {
         b.iter(|| {
-            let h = Arc::new(ParseAndCount(AtomicU64::new(0)));
-            follow_once(&path, h, |h| h.0.load(Ordering::Relaxed));
+            follow_once(&path, Arc::new(CountLines::new(recognise_log_prefix)));
         })
     });
     g.finish();

@@ -18,6 +18,8 @@ pub mod process;
 pub mod reload;
 pub mod runner;
 pub mod server;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod webconfig;
 
 pub use collector::{CollectorDef, Exporter, Setup, Spec};

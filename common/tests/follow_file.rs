@@ -8,49 +8,21 @@
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
-use common::follow::{
-    FollowHandle, FollowMetrics, FollowOptions, LineHandler, LineOutcome, Source, SourceMetrics,
-    spawn,
-};
+use common::follow::{FollowHandle, FollowMetrics, FollowOptions, Source, SourceMetrics, spawn};
+use common::testing::{CollectLines, recognise_log_prefix};
 
-#[derive(Default)]
-struct Collect(Mutex<Vec<String>>);
-
-impl LineHandler for Collect {
-    fn handle_line(&self, line: &str) -> LineOutcome {
-        self.0.lock().unwrap().push(line.to_string());
-        if common::logline::parse(line).is_some() {
-            LineOutcome::Recognised
-        } else {
-            LineOutcome::Unsupported("unknown".into())
-        }
-    }
-}
-
-impl Collect {
-    fn lines(&self) -> Vec<String> {
-        self.0.lock().unwrap().clone()
-    }
-    fn len(&self) -> usize {
-        self.0.lock().unwrap().len()
-    }
+/// Keeps the lines, and reports foreign text as unsupported the way an exporter's handler does.
+fn collect() -> CollectLines {
+    CollectLines::new(recognise_log_prefix)
 }
 
 const DEADLINE: Duration = Duration::from_secs(20);
 
-/// Polls `cond` until it holds or the deadline passes; the caller asserts the result.
-fn wait_until(mut cond: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + DEADLINE;
-    while Instant::now() < end {
-        if cond() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    cond()
+fn wait_until(cond: impl FnMut() -> bool) -> bool {
+    common::testing::wait_until(DEADLINE, cond)
 }
 
 fn opts() -> FollowOptions {
@@ -60,12 +32,15 @@ fn opts() -> FollowOptions {
     }
 }
 
-fn start(source: Source) -> (Arc<Collect>, SourceMetrics, FollowHandle) {
+fn start(source: Source) -> (Arc<CollectLines>, SourceMetrics, FollowHandle) {
     start_with(source, opts())
 }
 
-fn start_with(source: Source, o: FollowOptions) -> (Arc<Collect>, SourceMetrics, FollowHandle) {
-    let c = Arc::new(Collect::default());
+fn start_with(
+    source: Source,
+    o: FollowOptions,
+) -> (Arc<CollectLines>, SourceMetrics, FollowHandle) {
+    let c = Arc::new(collect());
     let m = FollowMetrics::new("test", "service").source("test");
     let h = spawn(source, c.clone(), m.clone(), o).unwrap();
     assert!(h.wait_started(DEADLINE));
@@ -420,7 +395,7 @@ fn fifo_path_that_is_a_regular_file_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("plain");
     append(&path, "x\n");
-    let c = Arc::new(Collect::default());
+    let c = Arc::new(collect());
     let err = spawn(
         Source::Fifo(path),
         c,

@@ -9,47 +9,19 @@ use std::net::UdpSocket;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixDatagram;
 use std::process::Command;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
-use common::follow::{
-    FollowHandle, FollowMetrics, FollowOptions, LineHandler, LineOutcome, Source, SourceMetrics,
-    spawn,
-};
+use common::follow::{FollowHandle, FollowMetrics, FollowOptions, Source, SourceMetrics, spawn};
 use common::logline::{self, PrefixFormat};
+use common::testing::CollectLines;
 
-#[derive(Default)]
-struct Collect(Mutex<Vec<String>>);
-
-impl LineHandler for Collect {
-    fn handle_line(&self, line: &str) -> LineOutcome {
-        self.0.lock().unwrap().push(line.to_string());
-        LineOutcome::Recognised
-    }
+fn wait_until(cond: impl FnMut() -> bool) -> bool {
+    common::testing::wait_until(Duration::from_secs(20), cond)
 }
 
-impl Collect {
-    fn lines(&self) -> Vec<String> {
-        self.0.lock().unwrap().clone()
-    }
-    fn len(&self) -> usize {
-        self.0.lock().unwrap().len()
-    }
-}
-
-fn wait_until(mut cond: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < end {
-        if cond() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    cond()
-}
-
-fn start(source: Source) -> (Arc<Collect>, SourceMetrics, FollowHandle) {
-    let c = Arc::new(Collect::default());
+fn start(source: Source) -> (Arc<CollectLines>, SourceMetrics, FollowHandle) {
+    let c = Arc::new(CollectLines::default());
     let m = FollowMetrics::new("test", "service").source("test");
     let o = FollowOptions {
         poll_interval: Duration::from_millis(20),
@@ -97,7 +69,7 @@ fn udp_datagrams() {
     // The port is taken now: a second follower must fail to start.
     let err = spawn(
         Source::SyslogUdp(addr),
-        Arc::new(Collect::default()),
+        Arc::new(CollectLines::default()),
         FollowMetrics::new("test", "service").source("test"),
         FollowOptions::default(),
     )
@@ -232,7 +204,7 @@ fn unixgram_path_that_is_a_regular_file_is_refused() {
     std::fs::write(&path, "keep me").unwrap();
     let err = spawn(
         Source::SyslogUnix(path.clone()),
-        Arc::new(Collect::default()),
+        Arc::new(CollectLines::default()),
         FollowMetrics::new("test", "service").source("test"),
         FollowOptions::default(),
     )

@@ -7,7 +7,6 @@
 
 use std::io::Read;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,6 +15,8 @@ use axum::Router;
 use common::runner::{Background, BackgroundOptions, CollectContext};
 use common::server::{bind_all, serve_listeners};
 use common::{Collector, ExporterInfo, MetricSet, Runner, webconfig};
+use e2e_tests::pki::Pki;
+use e2e_tests::{ACCEPT_OPENMETRICS, ACCEPT_TEXT};
 use reqwest::StatusCode;
 use tokio::sync::{Notify, oneshot};
 use tokio::task::JoinHandle;
@@ -28,8 +29,6 @@ const INFO: ExporterInfo = ExporterInfo {
     env_prefix: "TEST_EXPORTER_HTTP",
 };
 
-const PROMETHEUS_ACCEPT: &str = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
-const VMAGENT_ACCEPT: &str = "text/plain;version=0.0.4;q=1,*/*;q=0.1";
 const TEXT_CT: &str = "text/plain; version=0.0.4; charset=utf-8";
 const OM_CT: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
@@ -185,7 +184,7 @@ async fn negotiation_compression_methods_and_pages() {
     // Prometheus 2.42's Accept header: OpenMetrics, EOF last.
     let r = c
         .get(s.url("/metrics"))
-        .header("Accept", PROMETHEUS_ACCEPT)
+        .header("Accept", ACCEPT_OPENMETRICS)
         .send()
         .await
         .unwrap();
@@ -198,7 +197,7 @@ async fn negotiation_compression_methods_and_pages() {
     // vmagent's Accept header: text 0.0.4.
     let r = c
         .get(s.url("/metrics"))
-        .header("Accept", VMAGENT_ACCEPT)
+        .header("Accept", ACCEPT_TEXT)
         .send()
         .await
         .unwrap();
@@ -210,7 +209,7 @@ async fn negotiation_compression_methods_and_pages() {
     let r = raw
         .get(s.url("/metrics"))
         .header("Accept-Encoding", "gzip")
-        .header("Accept", PROMETHEUS_ACCEPT)
+        .header("Accept", ACCEPT_OPENMETRICS)
         .send()
         .await
         .unwrap();
@@ -474,84 +473,26 @@ async fn shutdown_drain_time_bounds_a_stuck_request() {
     assert!(inflight.await.unwrap().is_err());
 }
 
-/// Throwaway CA plus server and client certificates, and the config files that use them.
-struct Pki {
-    dir: tempfile::TempDir,
-    ca_pem: String,
-    client_pem: String,
-    stranger_pem: String,
+/// Writes `yaml` as `web.yml` next to the certificates it names and loads it.
+fn load_web_config(pki: &Pki, yaml: &str) -> webconfig::WebConfig {
+    webconfig::load(&pki.write("web.yml", yaml).unwrap()).unwrap()
 }
 
-impl Pki {
-    fn new() -> Self {
-        use rcgen::{
-            BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose,
-            IsCa, KeyPair,
-        };
-        let dir = tempfile::tempdir().unwrap();
-        let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca.distinguished_name
-            .push(DnType::CommonName, "mail-exporters test CA");
-        let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
-
-        let skey = KeyPair::generate().unwrap();
-        let scert = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
-            .unwrap()
-            .signed_by(&skey, &ca)
-            .unwrap();
-
-        let ckey = KeyPair::generate().unwrap();
-        let mut cp = CertificateParams::new(vec!["scraper.example".to_string()]).unwrap();
-        cp.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-        let ccert = cp.signed_by(&ckey, &ca).unwrap();
-
-        // A client certificate from a CA the server does not trust.
-        let other_ca = CertifiedIssuer::self_signed(
-            {
-                let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
-                p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-                p
-            },
-            KeyPair::generate().unwrap(),
-        )
-        .unwrap();
-        let xkey = KeyPair::generate().unwrap();
-        let xcert = CertificateParams::new(vec!["stranger.example".to_string()])
-            .unwrap()
-            .signed_by(&xkey, &other_ca)
-            .unwrap();
-
-        let w = |n: &str, s: &str| std::fs::write(dir.path().join(n), s).unwrap();
-        w("ca.crt", &ca.pem());
-        w("server.crt", &scert.pem());
-        w("server.key", &skey.serialize_pem());
-        Pki {
-            ca_pem: ca.pem(),
-            client_pem: format!("{}{}", ccert.pem(), ckey.serialize_pem()),
-            stranger_pem: format!("{}{}", xcert.pem(), xkey.serialize_pem()),
-            dir,
-        }
-    }
-
-    fn load(&self, yaml: &str) -> webconfig::WebConfig {
-        let p: PathBuf = self.dir.path().join("web.yml");
-        std::fs::write(&p, yaml).unwrap();
-        webconfig::load(&p).unwrap()
-    }
-
-    fn client(&self) -> reqwest::ClientBuilder {
-        reqwest::Client::builder()
-            .tls_built_in_root_certs(false)
-            .add_root_certificate(reqwest::Certificate::from_pem(self.ca_pem.as_bytes()).unwrap())
-            .timeout(Duration::from_secs(10))
-    }
+/// A client trusting only the test CA.
+fn tls_client(pki: &Pki) -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(reqwest::Certificate::from_pem(pki.ca_pem().as_bytes()).unwrap())
+        .timeout(Duration::from_secs(10))
 }
 
 #[tokio::test]
 async fn tls_with_a_web_config_file() {
-    let pki = Pki::new();
-    let cfg = pki.load("tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n");
+    let pki = Pki::new().unwrap();
+    let cfg = load_web_config(
+        &pki,
+        "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n",
+    );
     let s = Server::start(
         router(runner(Duration::ZERO), "/metrics", None),
         cfg.tls,
@@ -562,8 +503,7 @@ async fn tls_with_a_web_config_file() {
     let port = s.addrs[0].port();
     let https = format!("https://127.0.0.1:{port}/metrics");
 
-    let r = pki
-        .client()
+    let r = tls_client(&pki)
         .build()
         .unwrap()
         .get(&https)
@@ -573,8 +513,7 @@ async fn tls_with_a_web_config_file() {
     assert_eq!(r.status(), StatusCode::OK);
     assert!(r.text().await.unwrap().contains("t_good_value 4.0"));
     // TLS 1.2 is allowed by default.
-    let r = pki
-        .client()
+    let r = tls_client(&pki)
         .max_tls_version(reqwest::tls::Version::TLS_1_2)
         .build()
         .unwrap()
@@ -600,8 +539,11 @@ async fn tls_with_a_web_config_file() {
 
 #[tokio::test]
 async fn tls13_minimum_refuses_a_tls12_client() {
-    let pki = Pki::new();
-    let cfg = pki.load("tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n  min_version: TLS13\n");
+    let pki = Pki::new().unwrap();
+    let cfg = load_web_config(
+        &pki,
+        "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n  min_version: TLS13\n",
+    );
     let s = Server::start(
         router(runner(Duration::ZERO), "/metrics", None),
         cfg.tls,
@@ -610,14 +552,12 @@ async fn tls13_minimum_refuses_a_tls12_client() {
     )
     .await;
     let https = format!("https://127.0.0.1:{}/metrics", s.addrs[0].port());
-    let old = pki
-        .client()
+    let old = tls_client(&pki)
         .max_tls_version(reqwest::tls::Version::TLS_1_2)
         .build()
         .unwrap();
     assert!(old.get(&https).send().await.is_err());
-    let new = pki
-        .client()
+    let new = tls_client(&pki)
         .min_tls_version(reqwest::tls::Version::TLS_1_3)
         .build()
         .unwrap();
@@ -630,8 +570,9 @@ async fn tls13_minimum_refuses_a_tls12_client() {
 
 #[tokio::test]
 async fn client_certificate_required() {
-    let pki = Pki::new();
-    let cfg = pki.load(
+    let pki = Pki::new().unwrap();
+    let cfg = load_web_config(
+        &pki,
         "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: ca.crt\n",
     );
     let s = Server::start(
@@ -643,17 +584,15 @@ async fn client_certificate_required() {
     .await;
     let https = format!("https://127.0.0.1:{}/metrics", s.addrs[0].port());
 
-    let anonymous = pki.client().build().unwrap();
+    let anonymous = tls_client(&pki).build().unwrap();
     assert!(anonymous.get(&https).send().await.is_err());
-    let stranger = pki
-        .client()
-        .identity(reqwest::Identity::from_pem(pki.stranger_pem.as_bytes()).unwrap())
+    let stranger = tls_client(&pki)
+        .identity(reqwest::Identity::from_pem(pki.stranger_pem().as_bytes()).unwrap())
         .build()
         .unwrap();
     assert!(stranger.get(&https).send().await.is_err());
-    let trusted = pki
-        .client()
-        .identity(reqwest::Identity::from_pem(pki.client_pem.as_bytes()).unwrap())
+    let trusted = tls_client(&pki)
+        .identity(reqwest::Identity::from_pem(pki.client_pem().as_bytes()).unwrap())
         .build()
         .unwrap();
     let r = trusted.get(&https).send().await.unwrap();
@@ -664,8 +603,9 @@ async fn client_certificate_required() {
 
 #[tokio::test]
 async fn client_certificate_verified_if_given() {
-    let pki = Pki::new();
-    let cfg = pki.load(
+    let pki = Pki::new().unwrap();
+    let cfg = load_web_config(
+        &pki,
         "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n  client_auth_type: VerifyClientCertIfGiven\n  client_ca_file: ca.crt\n",
     );
     let s = Server::start(
@@ -676,14 +616,13 @@ async fn client_certificate_verified_if_given() {
     )
     .await;
     let https = format!("https://127.0.0.1:{}/metrics", s.addrs[0].port());
-    let anonymous = pki.client().build().unwrap();
+    let anonymous = tls_client(&pki).build().unwrap();
     assert_eq!(
         anonymous.get(&https).send().await.unwrap().status(),
         StatusCode::OK
     );
-    let stranger = pki
-        .client()
-        .identity(reqwest::Identity::from_pem(pki.stranger_pem.as_bytes()).unwrap())
+    let stranger = tls_client(&pki)
+        .identity(reqwest::Identity::from_pem(pki.stranger_pem().as_bytes()).unwrap())
         .build()
         .unwrap();
     assert!(stranger.get(&https).send().await.is_err());
@@ -692,8 +631,9 @@ async fn client_certificate_verified_if_given() {
 
 #[tokio::test]
 async fn require_any_client_cert_accepts_an_unverified_one() {
-    let pki = Pki::new();
-    let cfg = pki.load(
+    let pki = Pki::new().unwrap();
+    let cfg = load_web_config(
+        &pki,
         "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n  client_auth_type: RequireAnyClientCert\n",
     );
     let s = Server::start(
@@ -705,7 +645,7 @@ async fn require_any_client_cert_accepts_an_unverified_one() {
     .await;
     let https = format!("https://127.0.0.1:{}/metrics", s.addrs[0].port());
     assert!(
-        pki.client()
+        tls_client(&pki)
             .build()
             .unwrap()
             .get(&https)
@@ -713,9 +653,8 @@ async fn require_any_client_cert_accepts_an_unverified_one() {
             .await
             .is_err()
     );
-    let stranger = pki
-        .client()
-        .identity(reqwest::Identity::from_pem(pki.stranger_pem.as_bytes()).unwrap())
+    let stranger = tls_client(&pki)
+        .identity(reqwest::Identity::from_pem(pki.stranger_pem().as_bytes()).unwrap())
         .build()
         .unwrap();
     assert_eq!(

@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use common::webconfig::load;
+use e2e_tests::pki::Pki;
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -82,45 +83,11 @@ fn missing_config_file() {
     assert!(e.contains("No such file or directory"), "{e}");
 }
 
-/// Throwaway CA, server and client certificates written to a temporary directory.
-struct Pki {
-    dir: tempfile::TempDir,
-}
-
-impl Pki {
-    fn new() -> Self {
-        use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
-        let dir = tempfile::tempdir().unwrap();
-        let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
-        let key = KeyPair::generate().unwrap();
-        let cert = CertificateParams::new(vec!["127.0.0.1".to_string()])
-            .unwrap()
-            .signed_by(&key, &ca)
-            .unwrap();
-        let other = KeyPair::generate().unwrap();
-        let w = |n: &str, s: String| std::fs::write(dir.path().join(n), s).unwrap();
-        w("ca.crt", ca.pem());
-        w("server.crt", cert.pem());
-        w("server.key", key.serialize_pem());
-        w("other.key", other.serialize_pem());
-        w("garbage.crt", "this is not PEM\n".to_string());
-        Pki { dir }
-    }
-
-    fn config(&self, name: &str, yaml: &str) -> PathBuf {
-        let p = self.dir.path().join(name);
-        std::fs::write(&p, yaml).unwrap();
-        p
-    }
-}
-
 #[test]
 fn full_fixture_loads_with_real_certificates() {
-    let pki = Pki::new();
+    let pki = Pki::new().unwrap();
     let text = std::fs::read_to_string(fixture("full.yml")).unwrap();
-    let p = pki.config("full.yml", &text);
+    let p = pki.write("full.yml", &text).unwrap();
     let c = load(&p).unwrap();
     let tls = c.tls.expect("tls");
     assert_eq!(
@@ -138,11 +105,13 @@ fn full_fixture_loads_with_real_certificates() {
 
 #[test]
 fn key_that_does_not_match_the_certificate() {
-    let pki = Pki::new();
-    let p = pki.config(
-        "mismatch.yml",
-        "tls_server_config:\n  cert_file: server.crt\n  key_file: other.key\n",
-    );
+    let pki = Pki::new().unwrap();
+    let p = pki
+        .write(
+            "mismatch.yml",
+            "tls_server_config:\n  cert_file: server.crt\n  key_file: other.key\n",
+        )
+        .unwrap();
     let e = err_of(&p);
     assert!(e.contains("mismatch.yml"), "{e}");
     assert!(
@@ -154,27 +123,31 @@ fn key_that_does_not_match_the_certificate() {
 
 #[test]
 fn unreadable_pem_contents() {
-    let pki = Pki::new();
-    let p = pki.config(
-        "garbage.yml",
-        "tls_server_config:\n  cert_file: garbage.crt\n  key_file: server.key\n",
-    );
+    let pki = Pki::new().unwrap();
+    let p = pki
+        .write(
+            "garbage.yml",
+            "tls_server_config:\n  cert_file: garbage.crt\n  key_file: server.key\n",
+        )
+        .unwrap();
     let e = err_of(&p);
     assert!(
         e.contains("garbage.yml") && e.contains("garbage.crt: no PEM certificate found"),
         "{e}"
     );
-    let p = pki.config(
-        "garbage_key.yml",
-        "tls_server_config:\n  cert_file: server.crt\n  key_file: garbage.crt\n",
-    );
+    let p = pki
+        .write(
+            "garbage_key.yml",
+            "tls_server_config:\n  cert_file: server.crt\n  key_file: garbage.crt\n",
+        )
+        .unwrap();
     let e = err_of(&p);
     assert!(e.contains("garbage.crt: no usable PEM private key"), "{e}");
 }
 
 #[test]
 fn inconsistent_tls_options() {
-    let pki = Pki::new();
+    let pki = Pki::new().unwrap();
     let cases = [
         (
             "client_ca_file: ca.crt\n",
@@ -200,27 +173,31 @@ fn inconsistent_tls_options() {
         ),
     ];
     for (extra, want) in cases {
-        let p = pki.config(
-            "case.yml",
-            &format!(
-                "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n  {extra}"
-            ),
-        );
+        let p = pki
+            .write(
+                "case.yml",
+                &format!(
+                    "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n  {extra}"
+                ),
+            )
+            .unwrap();
         let e = err_of(&p);
         assert!(e.contains("case.yml") && e.contains(want), "{extra:?}: {e}");
     }
     // TLS10 as a minimum is accepted (rustls starts at 1.2 anyway); inline PEM works.
-    let cert = std::fs::read_to_string(pki.dir.path().join("server.crt")).unwrap();
-    let key = std::fs::read_to_string(pki.dir.path().join("server.key")).unwrap();
+    let cert = std::fs::read_to_string(pki.path("server.crt")).unwrap();
+    let key = std::fs::read_to_string(pki.path("server.key")).unwrap();
     let indent = |s: &str| s.lines().map(|l| format!("    {l}\n")).collect::<String>();
-    let p = pki.config(
-        "inline.yml",
-        &format!(
-            "tls_server_config:\n  min_version: TLS10\n  cert: |\n{}  key: |\n{}",
-            indent(&cert),
-            indent(&key)
-        ),
-    );
+    let p = pki
+        .write(
+            "inline.yml",
+            &format!(
+                "tls_server_config:\n  min_version: TLS10\n  cert: |\n{}  key: |\n{}",
+                indent(&cert),
+                indent(&key)
+            ),
+        )
+        .unwrap();
     let c = load(&p).unwrap();
     assert_eq!(
         c.tls.unwrap().alpn_protocols,

@@ -33,6 +33,22 @@ impl ExpoSample {
     }
 }
 
+/// Every sample of `body` as `name` or `name{k="v",...}` (labels sorted) → value: a
+/// lookup table for asserting exact series.
+pub fn series_map(body: &str) -> BTreeMap<String, f64> {
+    samples(body)
+        .into_iter()
+        .map(|s| {
+            let key = if s.labels.is_empty() {
+                s.name.clone()
+            } else {
+                s.series_key()
+            };
+            (key, s.value)
+        })
+        .collect()
+}
+
 /// Every sample line of `body` (comments and unparsable lines skipped).
 pub fn samples(body: &str) -> Vec<ExpoSample> {
     body.lines().filter_map(parse_line).collect()
@@ -123,5 +139,8 @@ mod tests {
         assert_eq!(s[0].label("b"), "q\"\\\n");
         assert_eq!(s[0].value, 2.5);
         assert_eq!(s[1].series_key(), "up{}");
+        let m = series_map(body);
+        assert_eq!(m["up"], 1.0);
+        assert_eq!(m["x{a=\"1\",b=\"q\\\"\\\\\\n\"}"], 2.5);
     }
 }

@@ -17,11 +17,15 @@
 pub mod daemon;
 pub mod expo;
 pub mod exporter;
+pub mod golden;
 pub mod http;
+pub mod instance;
 pub mod net;
+pub mod pki;
 pub mod postfix;
 pub mod prometheus;
 pub mod query;
+pub mod smtp;
 pub mod tools;
 pub mod vm;
 
@@ -29,6 +33,7 @@ pub use daemon::Daemon;
 pub use exporter::{
     ACCEPT_OPENMETRICS, ACCEPT_TEXT, Exporter, all_collectors_off, exporter_binary, workspace_root,
 };
+pub use instance::{Instance, InstanceBuilder};
 pub use net::free_port;
 pub use postfix::{Postfix, PostfixOptions, SmtpSink};
 pub use prometheus::Prometheus;

@@ -5,17 +5,18 @@
 //! drops to the `postfix` user itself).
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io::Write;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use tempfile::TempDir;
 
 use crate::daemon::tail;
-use crate::{Daemon, net, temp_dir};
+use crate::instance::{Instance, InstanceBuilder, output_text};
+pub use crate::smtp::smtp_session;
+use crate::{Daemon, net};
 
 /// `myhostname` of every test instance.
 pub const MYHOSTNAME: &str = "mx.test.local";
@@ -73,16 +74,17 @@ impl PostfixOptions {
 }
 
 /// A running Postfix instance; `postfix stop` (then SIGKILL of the master by pid file) on drop.
+///
+/// The temp dir, ports, stop and log tail come from [`Instance`]; this type adds Postfix's
+/// configuration (through `postconf`, on top of the shipped `main.cf.dist`) and its tools.
 #[derive(Debug)]
 pub struct Postfix {
-    config_dir: PathBuf,
     queue_dir: PathBuf,
     log_path: PathBuf,
     smtp_port: u16,
     showq_port: Option<u16>,
     master_pid: Option<u32>,
-    stopped: bool,
-    dir: TempDir,
+    inst: Instance,
 }
 
 impl Postfix {
@@ -99,19 +101,38 @@ impl Postfix {
         {
             bail!("Postfix test instances need root (postfix start, chown to the postfix user)");
         }
-        let dir = temp_dir("postfix-")?;
-        let base = dir.path().to_path_buf();
-        // Postfix processes run as `postfix` and must traverse to the queue directory.
-        run(Command::new("chmod").arg("0755").arg(&base))?;
-        let config_dir = base.join("etc");
-        let queue_dir = base.join("spool");
+        let mut builder = InstanceBuilder::new("postfix")
+            .config_dir("etc")
+            .run_dir("spool")
+            // maillog_file at the root, so `postfix logrotate`'s files land next to it.
+            .log_dir(".")
+            .log_file("maillog")
+            .dir("data")
+            .dir("mail")
+            .port("smtp")
+            // texthash: tables take "key value", not the "key: value" of aliases(5).
+            .config_file("aliases", "postmaster root\n")
+            .stop_command(&["postfix", "-c", "@config_dir@", "stop"])
+            .pid_file("spool/pid/master.pid");
+        if opts.showq_inet {
+            builder = builder.port("showq");
+        }
+        if !opts.transports.is_empty() {
+            let table: String = opts
+                .transports
+                .iter()
+                .map(|(d, n)| format!("{d} {n}\n"))
+                .collect();
+            builder = builder.config_file("transport", &table);
+        }
+        let inst = builder.build()?;
+        let base = inst.dir().to_path_buf();
+        let config_dir = inst.config_dir().to_path_buf();
+        let queue_dir = inst.run_dir().to_path_buf();
         let data_dir = base.join("data");
         let mail_dir = base.join("mail");
-        for d in [&config_dir, &queue_dir, &data_dir, &mail_dir] {
-            std::fs::create_dir_all(d)?;
-        }
-        run(Command::new("chown").arg("postfix:postfix").arg(&data_dir))?;
-        run(Command::new("chmod").arg("1777").arg(&mail_dir))?;
+        inst.run(Command::new("chown").arg("postfix:postfix").arg(&data_dir))?;
+        inst.run(Command::new("chmod").arg("1777").arg(&mail_dir))?;
         std::fs::copy(
             "/usr/share/postfix/main.cf.dist",
             config_dir.join("main.cf"),
@@ -121,11 +142,9 @@ impl Postfix {
             "/usr/share/postfix/master.cf.dist",
             config_dir.join("master.cf"),
         )?;
-        // texthash: tables take "key value", not the "key: value" of aliases(5).
-        std::fs::write(config_dir.join("aliases"), "postmaster root\n")?;
         let log_path = base.join("maillog");
-        let smtp_port = net::free_port();
-        let showq_port = opts.showq_inet.then(net::free_port);
+        let smtp_port = inst.port("smtp")?;
+        let showq_port = opts.showq_inet.then(|| inst.port("showq")).transpose()?;
 
         let mut settings: Vec<String> = vec![
             format!("config_directory = {}", config_dir.display()),
@@ -165,24 +184,20 @@ impl Postfix {
             "biff = no".into(),
         ];
         if !opts.transports.is_empty() {
-            let table: String = opts
-                .transports
-                .iter()
-                .map(|(d, n)| format!("{d} {n}\n"))
-                .collect();
-            let path = config_dir.join("transport");
-            std::fs::write(&path, table)?;
-            settings.push(format!("transport_maps = texthash:{}", path.display()));
+            settings.push(format!(
+                "transport_maps = texthash:{}",
+                config_dir.join("transport").display()
+            ));
         }
         settings.extend(opts.main_cf.iter().cloned());
 
         let cfg = config_dir.display().to_string();
         let mut postconf_e = Command::new("postconf");
         postconf_e.args(["-c", &cfg, "-e"]).args(&settings);
-        run(&mut postconf_e)?;
+        inst.run(&mut postconf_e)?;
         // No chroot: a chrooted daemon would need copies of /etc files in the temp queue dir.
-        run(Command::new("postconf").args(["-c", &cfg, "-F", "*/*/chroot = n"]))?;
-        run(Command::new("postconf").args(["-c", &cfg, "-M#", "smtp/inet"]))?;
+        inst.run(Command::new("postconf").args(["-c", &cfg, "-F", "*/*/chroot = n"]))?;
+        inst.run(Command::new("postconf").args(["-c", &cfg, "-M#", "smtp/inet"]))?;
         let mut services = vec![format!(
             "127.0.0.1:{smtp_port}/inet = 127.0.0.1:{smtp_port} inet n - n - - smtpd"
         )];
@@ -192,7 +207,7 @@ impl Postfix {
             ));
         }
         for s in &services {
-            run(Command::new("postconf").args(["-c", &cfg, "-Me", s]))?;
+            inst.run(Command::new("postconf").args(["-c", &cfg, "-Me", s]))?;
         }
         if !opts.master_cf.is_empty() {
             let mut f = std::fs::OpenOptions::new()
@@ -204,63 +219,36 @@ impl Postfix {
         }
 
         let mut pf = Postfix {
-            config_dir,
             queue_dir,
             log_path,
             smtp_port,
             showq_port,
             master_pid: None,
-            stopped: false,
-            dir,
+            inst,
         };
         // `postfix` prints why it failed only to a terminal: run it under script(1).
-        let out = Command::new("script")
-            .args(["-qec", &format!("postfix -c {cfg} start"), "/dev/null"])
-            .stdin(Stdio::null())
-            .output()
-            .context("running script -qec 'postfix start'")?;
-        if !out.status.success() {
-            bail!(
-                "postfix -c {cfg} start failed ({}):\n{}\nmaillog:\n{}",
-                out.status,
-                both(&out),
-                tail(&pf.log(), 20)
-            );
-        }
-        pf.wait_started(Duration::from_secs(30))?;
+        pf.inst.run(Command::new("script").args([
+            "-qec",
+            &format!("postfix -c {cfg} start"),
+            "/dev/null",
+        ]))?;
+        let mut addrs = vec![net::loopback(smtp_port)];
+        addrs.extend(showq_port.map(net::loopback));
+        let what = format!("master pid file, 'daemon started' in the maillog, ports {addrs:?}");
+        let inst = &mut pf.inst;
+        inst.wait_until(&what, Duration::from_secs(30), |i| {
+            i.log().contains("daemon started") && addrs.iter().all(|a| net::tcp_open(*a))
+        })?;
+        inst.wait_until("master pid file", Duration::from_secs(5), |i| {
+            i.pid_file_pid().is_some()
+        })?;
+        pf.master_pid = pf.inst.pid();
         Ok(pf)
-    }
-
-    fn wait_started(&mut self, timeout: Duration) -> Result<()> {
-        let deadline = Instant::now() + timeout;
-        let mut addrs = vec![net::loopback(self.smtp_port)];
-        addrs.extend(self.showq_port.map(net::loopback));
-        loop {
-            if self.master_pid.is_none() {
-                self.master_pid = std::fs::read_to_string(self.queue_dir.join("pid/master.pid"))
-                    .ok()
-                    .and_then(|s| s.trim().parse().ok());
-            }
-            let log_ok = self.log().contains("daemon started");
-            if log_ok && self.master_pid.is_some() && addrs.iter().all(|a| net::tcp_open(*a)) {
-                return Ok(());
-            }
-            if Instant::now() >= deadline {
-                bail!(
-                    "postfix in {} not ready after {timeout:?} (master pid {:?}, log has \
-                     'daemon started': {log_ok}, ports {addrs:?}); maillog:\n{}",
-                    self.config_dir.display(),
-                    self.master_pid,
-                    tail(&self.log(), 30)
-                );
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
     }
 
     /// The instance's `config_directory` (pass to `-c`).
     pub fn config_dir(&self) -> &Path {
-        &self.config_dir
+        self.inst.config_dir()
     }
 
     /// The instance's `queue_directory`.
@@ -270,7 +258,12 @@ impl Postfix {
 
     /// The temp dir holding everything.
     pub fn dir(&self) -> &Path {
-        self.dir.path()
+        self.inst.dir()
+    }
+
+    /// The daemon-neutral instance (temp dir, ports, log, stop).
+    pub fn instance(&self) -> &Instance {
+        &self.inst
     }
 
     /// The `maillog_file`.
@@ -280,9 +273,7 @@ impl Postfix {
 
     /// The mail log so far (empty if it does not exist yet).
     pub fn log(&self) -> String {
-        std::fs::read(&self.log_path)
-            .map(|b| String::from_utf8_lossy(&b).into_owned())
-            .unwrap_or_default()
+        self.inst.log()
     }
 
     /// The smtpd port on 127.0.0.1.
@@ -311,29 +302,37 @@ impl Postfix {
     }
 
     fn cfg(&self) -> String {
-        self.config_dir.display().to_string()
+        self.inst.config_dir().display().to_string()
     }
 
     /// `postconf -c DIR <args>`; returns stdout.
     pub fn postconf(&self, args: &[&str]) -> Result<String> {
-        run(Command::new("postconf")
-            .args(["-c", &self.cfg()])
-            .args(args))
+        self.inst.run(
+            Command::new("postconf")
+                .args(["-c", &self.cfg()])
+                .args(args),
+        )
     }
 
     /// `postfix -c DIR reload`.
     pub fn reload(&self) -> Result<()> {
-        run(Command::new("postfix").args(["-c", &self.cfg(), "reload"])).map(drop)
+        self.inst
+            .run(Command::new("postfix").args(["-c", &self.cfg(), "reload"]))
+            .map(drop)
     }
 
     /// `postfix -c DIR logrotate` (renames and compresses the maillog file).
     pub fn logrotate(&self) -> Result<()> {
-        run(Command::new("postfix").args(["-c", &self.cfg(), "logrotate"])).map(drop)
+        self.inst
+            .run(Command::new("postfix").args(["-c", &self.cfg(), "logrotate"]))
+            .map(drop)
     }
 
     /// `postfix -c DIR flush` (retry deferred mail now).
     pub fn flush(&self) -> Result<()> {
-        run(Command::new("postfix").args(["-c", &self.cfg(), "flush"])).map(drop)
+        self.inst
+            .run(Command::new("postfix").args(["-c", &self.cfg(), "flush"]))
+            .map(drop)
     }
 
     /// Submits a message with `sendmail -C DIR -f from -- rcpts` (body on stdin, headers
@@ -354,7 +353,7 @@ impl Postfix {
             .write_all(body.as_bytes())?;
         let out = child.wait_with_output()?;
         if !out.status.success() {
-            bail!("sendmail failed ({}): {}", out.status, both(&out));
+            bail!("sendmail failed ({}): {}", out.status, output_text(&out));
         }
         Ok(())
     }
@@ -368,17 +367,20 @@ impl Postfix {
 
     /// `postqueue -c DIR -j`: one JSON object per queued message.
     pub fn postqueue_j(&self) -> Result<String> {
-        run(Command::new("postqueue").args(["-c", &self.cfg(), "-j"]))
+        self.inst
+            .run(Command::new("postqueue").args(["-c", &self.cfg(), "-j"]))
     }
 
     /// `mailq` of this instance (`sendmail -C DIR -bp`).
     pub fn mailq(&self) -> Result<String> {
-        run(Command::new("sendmail").args(["-C", &self.cfg(), "-bp"]))
+        self.inst
+            .run(Command::new("sendmail").args(["-C", &self.cfg(), "-bp"]))
     }
 
     /// `qshape -c DIR <args>` (e.g. `&["deferred"]`, `&["-s", "hold"]`).
     pub fn qshape(&self, args: &[&str]) -> Result<String> {
-        run(Command::new("qshape").args(["-c", &self.cfg()]).args(args))
+        self.inst
+            .run(Command::new("qshape").args(["-c", &self.cfg()]).args(args))
     }
 
     /// `postsuper -c DIR <args>` (e.g. `&["-h", "ALL"]`, `&["-d", "ALL"]`); returns stdout
@@ -390,9 +392,13 @@ impl Postfix {
             .output()
             .context("running postsuper")?;
         if !out.status.success() {
-            bail!("postsuper {args:?} failed ({}): {}", out.status, both(&out));
+            bail!(
+                "postsuper {args:?} failed ({}): {}",
+                out.status,
+                output_text(&out)
+            );
         }
-        Ok(both(&out))
+        Ok(output_text(&out))
     }
 
     /// Messages per queue from `postqueue -j`; all of [`QUEUES`] are present (0 when empty).
@@ -484,43 +490,7 @@ impl Postfix {
 
     /// Stops the instance (`postfix stop`, then SIGKILL of the master if it lingers).
     pub fn stop(&mut self) -> Result<()> {
-        if self.stopped {
-            return Ok(());
-        }
-        self.stopped = true;
-        let _ = Command::new("postfix")
-            .args(["-c", &self.cfg(), "stop"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-        let Some(pid) = self.master_pid else {
-            return Ok(());
-        };
-        let proc_dir = PathBuf::from(format!("/proc/{pid}"));
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while proc_dir.exists() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        if proc_dir.exists() {
-            let _ = Command::new("kill")
-                .args(["-KILL", &pid.to_string()])
-                .status();
-            bail!("postfix master {pid} did not stop within 10 s; killed");
-        }
-        Ok(())
-    }
-}
-
-impl Drop for Postfix {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            eprintln!(
-                "---- postfix {} maillog tail ----\n{}",
-                self.config_dir.display(),
-                tail(&self.log(), 40)
-            );
-        }
-        let _ = self.stop();
+        self.inst.stop()
     }
 }
 
@@ -528,25 +498,29 @@ impl Drop for Postfix {
 /// (status=bounced), as a next hop for [`PostfixOptions::transport`].
 #[derive(Debug)]
 pub struct SmtpSink {
-    daemon: Daemon,
+    inst: Instance,
     port: u16,
-    dir: TempDir,
 }
 
 impl SmtpSink {
     /// Starts `smtp-sink -u postfix [-f rcpt] 127.0.0.1:PORT 100` on a free port.
     pub fn start(reject_rcpt: bool) -> Result<SmtpSink> {
-        let dir = temp_dir("smtp-sink-")?;
-        let port = net::free_port();
+        let mut inst = InstanceBuilder::new("smtp-sink").port("smtp").build()?;
+        let port = inst.port("smtp")?;
         let mut cmd = Command::new("smtp-sink");
         cmd.args(["-u", "postfix"]);
         if reject_rcpt {
             cmd.args(["-f", "rcpt"]);
         }
         cmd.arg(format!("127.0.0.1:{port}")).arg("100");
-        let mut daemon = Daemon::spawn("smtp-sink", cmd, dir.path())?;
-        daemon.wait_tcp(net::loopback(port), Duration::from_secs(10))?;
-        Ok(SmtpSink { daemon, port, dir })
+        inst.spawn("smtp-sink", cmd)?;
+        let addr = net::loopback(port);
+        inst.wait_until(
+            &format!("listening on {addr}"),
+            Duration::from_secs(10),
+            |_| net::tcp_open(addr),
+        )?;
+        Ok(SmtpSink { inst, port })
     }
 
     /// The port on 127.0.0.1.
@@ -560,96 +534,12 @@ impl SmtpSink {
     }
 
     /// The process guard.
-    pub fn daemon(&mut self) -> &mut Daemon {
-        &mut self.daemon
+    pub fn daemon(&mut self) -> Option<&mut Daemon> {
+        self.inst.children().first_mut()
     }
 
     /// The temp dir holding the log.
     pub fn dir(&self) -> &Path {
-        self.dir.path()
+        self.inst.dir()
     }
-}
-
-/// A minimal SMTP client session (see [`Postfix::smtp_send`]).
-pub fn smtp_session(
-    addr: SocketAddr,
-    from: &str,
-    rcpts: &[&str],
-    body: &str,
-) -> Result<Vec<String>> {
-    let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(10))
-        .with_context(|| format!("connecting to {addr}"))?;
-    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let mut w = stream.try_clone()?;
-    let mut r = BufReader::new(stream);
-    let mut transcript = Vec::new();
-    let mut step = |cmd: Option<&str>, r: &mut BufReader<TcpStream>| -> Result<u16> {
-        if let Some(c) = cmd {
-            w.write_all(format!("{c}\r\n").as_bytes())?;
-        }
-        let mut reply = String::new();
-        loop {
-            let mut line = String::new();
-            if r.read_line(&mut line)? == 0 {
-                bail!("connection closed after {cmd:?}");
-            }
-            reply.push_str(line.trim_end());
-            // Multi-line replies have '-' after the code; the last line has ' '.
-            if line.as_bytes().get(3) != Some(&b'-') {
-                break;
-            }
-            reply.push_str(" | ");
-        }
-        let code = reply.get(..3).and_then(|c| c.parse().ok()).unwrap_or(0);
-        let shown = match cmd {
-            Some(c) if c.len() > 60 => format!("{}...", c.get(..60).unwrap_or(c)),
-            Some(c) => c.to_string(),
-            None => "<connect>".to_string(),
-        };
-        transcript.push(format!("{shown} -> {reply}"));
-        Ok(code)
-    };
-    step(None, &mut r)?;
-    step(Some("EHLO client.test.local"), &mut r)?;
-    step(Some(&format!("MAIL FROM:<{from}>")), &mut r)?;
-    let mut accepted = 0;
-    for rc in rcpts {
-        if step(Some(&format!("RCPT TO:<{rc}>")), &mut r)? / 100 == 2 {
-            accepted += 1;
-        }
-    }
-    if accepted > 0 && step(Some("DATA"), &mut r)? == 354 {
-        let mut data = String::new();
-        for l in body.lines() {
-            if l.starts_with('.') {
-                data.push('.');
-            }
-            data.push_str(l);
-            data.push_str("\r\n");
-        }
-        data.push('.');
-        step(Some(&data), &mut r)?;
-    }
-    step(Some("QUIT"), &mut r)?;
-    Ok(transcript)
-}
-
-/// Runs a command; fails with its output unless it exits 0; returns stdout.
-fn run(cmd: &mut Command) -> Result<String> {
-    let out = cmd
-        .stdin(Stdio::null())
-        .output()
-        .with_context(|| format!("running {cmd:?}"))?;
-    if !out.status.success() {
-        bail!("{cmd:?} failed ({}):\n{}", out.status, both(&out));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-fn both(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }

@@ -6,11 +6,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use e2e_tests::expo::{ExpoSample, samples, sum};
-use e2e_tests::postfix::{Postfix, PostfixOptions, SmtpSink, smtp_session};
+use e2e_tests::postfix::{Postfix, PostfixOptions, SmtpSink};
+use e2e_tests::smtp::{smtp_session, swaks};
 use e2e_tests::{ACCEPT_TEXT, Exporter};
 
 fn scrape(e: &Exporter) -> Vec<ExpoSample> {
@@ -99,28 +99,21 @@ fn counters_equal_the_traffic_sent_across_logrotate() {
         .unwrap();
         assert!(t.iter().any(|l| l.contains("-> 550")), "{t:?}");
     }
-    let out = Command::new("swaks")
-        .args([
-            "--server",
-            &pf.smtp_addr().to_string(),
+    let t = swaks(
+        pf.smtp_addr(),
+        &[
             "--xclient",
             "ADDR=192.0.2.10 NAME=client.example.net",
-        ])
-        .args([
             "--from",
             "spammer@example.net",
             "--to",
             "victim@example.org",
             "--quit-after",
             "RCPT",
-        ])
-        .output()
-        .expect("swaks (scripts/install-deps.sh installs it)");
-    assert!(
-        String::from_utf8_lossy(&out.stdout).contains("454 4.7.1"),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+        ],
+    )
+    .unwrap();
+    assert!(t.contains("454 4.7.1"), "{t}");
     pf.wait_deferred(4, Duration::from_secs(60)).unwrap();
     pf.wait_log("Relay access denied", 1, Duration::from_secs(30))
         .unwrap();

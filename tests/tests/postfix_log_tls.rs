@@ -1,4 +1,4 @@
-//! TLS lines from a real Postfix 3.7 smtpd with a throwaway certificate: STARTTLS and
+//! TLS lines from a real Postfix 3.7 smtpd with a throwaway certificate ([`Pki`]): STARTTLS and
 //! plain sessions, counted exactly by the log collector. (SASL failures need an auth
 //! backend: Debian's Postfix ignores `cyrus_sasl_config_path` for sasldb here, so they are
 //! covered by unit tests on real line shapes until Dovecot's auth joins the harness.)
@@ -9,70 +9,38 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use e2e_tests::expo::{samples, sum};
+use e2e_tests::pki::Pki;
 use e2e_tests::postfix::{Postfix, PostfixOptions};
-use e2e_tests::{ACCEPT_TEXT, Exporter, temp_dir};
+use e2e_tests::{ACCEPT_TEXT, Exporter};
 
-fn run(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// One swaks session; returns its transcript (failures are not errors).
+/// One swaks session to the instance; returns its transcript (failures are not errors).
 fn swaks(pf: &Postfix, extra: &[&str]) -> String {
-    let out = Command::new("swaks")
-        .args([
-            "--server",
-            &pf.smtp_addr().to_string(),
-            "--from",
-            "alice@sink.test",
-            "--to",
-            "root@mx.test.local",
-        ])
-        .args(extra)
-        .output()
-        .expect("swaks (scripts/install-deps.sh installs it)");
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    let mut args = vec!["--from", "alice@sink.test", "--to", "root@mx.test.local"];
+    args.extend_from_slice(extra);
+    e2e_tests::smtp::swaks(pf.smtp_addr(), &args).unwrap()
 }
 
 #[test]
 fn tls_sessions_are_counted_exactly() {
-    let dir = temp_dir("tls-").unwrap();
-    let d = dir.path();
-    run(Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=mx.test.local",
-        ])
-        .arg("-keyout")
-        .arg(d.join("key.pem"))
-        .arg("-out")
-        .arg(d.join("cert.pem")));
+    let pki = Pki::new().unwrap();
     // smtpd runs as postfix and must read the key.
-    run(Command::new("chown").arg("-R").arg("postfix").arg(d));
-    run(Command::new("chmod").arg("0755").arg(d));
+    let st = Command::new("chown")
+        .arg("-R")
+        .arg("postfix")
+        .arg(pki.dir())
+        .status()
+        .unwrap();
+    assert!(st.success());
 
     let pf = Postfix::start(
         PostfixOptions::new()
             .param(&format!(
                 "smtpd_tls_cert_file = {}",
-                d.join("cert.pem").display()
+                pki.path("server.crt").display()
             ))
             .param(&format!(
                 "smtpd_tls_key_file = {}",
-                d.join("key.pem").display()
+                pki.path("server.key").display()
             ))
             .param("smtpd_tls_security_level = may")
             .param("smtpd_tls_loglevel = 1"),

@@ -10,59 +10,9 @@ use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
+use e2e_tests::expo::series_map;
 use e2e_tests::exporter::Exporter;
 use e2e_tests::postfix::{Postfix, PostfixOptions};
-
-/// Parses a text 0.0.4 body into `name{labels}` → value, labels sorted.
-fn parse_exposition(body: &str) -> BTreeMap<String, f64> {
-    let mut out = BTreeMap::new();
-    for line in body.lines() {
-        if line.starts_with('#') || line.trim().is_empty() {
-            continue;
-        }
-        let (series, value) = line.rsplit_once(' ').expect("sample line");
-        let v: f64 = match value {
-            "+Inf" => f64::INFINITY,
-            "-Inf" => f64::NEG_INFINITY,
-            v => v.parse().expect("number"),
-        };
-        let key = match series.split_once('{') {
-            Some((name, rest)) => {
-                let inner = rest.trim_end_matches('}');
-                let mut pairs: Vec<&str> = split_labels(inner);
-                pairs.sort();
-                format!("{name}{{{}}}", pairs.join(","))
-            }
-            None => series.to_string(),
-        };
-        out.insert(key, v);
-    }
-    out
-}
-
-fn split_labels(s: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    let (mut start, mut in_q, mut esc) = (0, false, false);
-    for (i, c) in s.char_indices() {
-        if esc {
-            esc = false;
-            continue;
-        }
-        match c {
-            '\\' => esc = true,
-            '"' => in_q = !in_q,
-            ',' if !in_q => {
-                out.push(&s[start..i]);
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    if start < s.len() {
-        out.push(&s[start..]);
-    }
-    out
-}
 
 fn get(m: &BTreeMap<String, f64>, key: &str) -> f64 {
     *m.get(key).unwrap_or_else(|| {
@@ -77,7 +27,7 @@ fn scrape(e: &Exporter) -> BTreeMap<String, f64> {
     let r = e
         .scrape("text/plain;version=0.0.4;q=1,*/*;q=0.1")
         .expect("scrape");
-    parse_exposition(&r.text())
+    series_map(&r.text())
 }
 
 /// Ground truth per queue from `postqueue -j`: (messages, recipients, bytes).

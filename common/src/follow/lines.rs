@@ -177,23 +177,20 @@ impl LineReader {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Mutex;
+    use crate::testing::CollectLines;
 
-    #[derive(Default)]
-    struct Collect(Mutex<Vec<String>>);
-    impl LineHandler for Collect {
-        fn handle_line(&self, line: &str) -> LineOutcome {
-            self.0.lock().unwrap().push(line.to_string());
-            if line.starts_with('?') {
-                LineOutcome::Unsupported(line.to_string())
-            } else {
-                LineOutcome::Recognised
-            }
+    /// Lines starting with `?` are unsupported, each with its own reason, to fill the
+    /// capped reason label.
+    fn question_marks_unsupported(line: &str) -> LineOutcome {
+        if line.starts_with('?') {
+            LineOutcome::Unsupported(line.to_string())
+        } else {
+            LineOutcome::Recognised
         }
     }
 
-    fn reader(max: usize) -> (Arc<Collect>, LineReader) {
-        let c = Arc::new(Collect::default());
+    fn reader(max: usize) -> (Arc<CollectLines>, LineReader) {
+        let c = Arc::new(CollectLines::new(question_marks_unsupported));
         let m = super::super::FollowMetrics::new("t", "service").source("test");
         (c.clone(), LineReader::new(c, m, max, false))
     }
@@ -204,7 +201,7 @@ mod tests {
         r.feed(b"ab\r\ncd");
         r.feed(b"e\n\nfgh");
         r.feed(b"\n");
-        assert_eq!(*c.0.lock().unwrap(), ["ab", "cde", "fgh"]);
+        assert_eq!(c.lines(), ["ab", "cde", "fgh"]);
         assert_eq!(r.metrics().lines.get(), 3);
     }
 
@@ -217,7 +214,7 @@ mod tests {
         r.feed(b"12");
         r.feed(b"34");
         r.feed(b"\n");
-        assert_eq!(*c.0.lock().unwrap(), ["1234", "abcd", "xy", "1234", "1234"]);
+        assert_eq!(c.lines(), ["1234", "abcd", "xy", "1234", "1234"]);
         assert_eq!(r.metrics().truncated.get(), 2);
         assert!(r.pending.capacity() <= 64);
     }
@@ -227,7 +224,7 @@ mod tests {
         let (c, mut r) = reader(5);
         r.datagram(b"<13>a\nb\xffc\n\0");
         r.datagram(b"toolongline\0\0");
-        assert_eq!(*c.0.lock().unwrap(), ["<13>a", "b\u{fffd}c", "toolo"]);
+        assert_eq!(c.lines(), ["<13>a", "b\u{fffd}c", "toolo"]);
         assert_eq!(r.metrics().truncated.get(), 1);
     }
 
@@ -249,6 +246,6 @@ mod tests {
         r.feed(b"a\nbc");
         r.finish_stream();
         r.feed(b"d\n");
-        assert_eq!(*c.0.lock().unwrap(), ["a", "bc", "d"]);
+        assert_eq!(c.lines(), ["a", "bc", "d"]);
     }
 }

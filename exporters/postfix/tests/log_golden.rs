@@ -11,11 +11,12 @@ use std::time::SystemTime;
 
 use common::follow::{LineHandler, LineOutcome};
 use common::logline::{self, PrefixFormat};
+use e2e_tests::golden::{canonicalise, compare_or_update};
 use postfix_exporter::logmetrics::{LogMetrics, LogMetricsOptions};
 use prometheus_client::encoding::text::encode;
 use prometheus_client::registry::Registry;
 
-const TS_METRIC: &str = "postfix_log_last_line_timestamp_seconds ";
+const TS_METRIC: &str = "postfix_log_last_line_timestamp_seconds";
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -49,44 +50,9 @@ fn expose(m: &LogMetrics) -> String {
     m.register(&mut r);
     let mut s = String::new();
     encode(&mut s, &r).unwrap();
-    // A BSD timestamp has no year: its value depends on today's date, so it is checked
-    // on its own (see `last_line_timestamp`) and masked here.
-    let masked: Vec<String> = s
-        .lines()
-        .map(|l| {
-            if l.starts_with(TS_METRIC) {
-                format!("{TS_METRIC}<masked>")
-            } else {
-                l.to_string()
-            }
-        })
-        .collect();
-    canonical(&masked)
-}
-
-/// Families keep their series in a hash map, so the series order varies between runs:
-/// sort the sample lines inside each family (HELP/TYPE stay first) for a stable golden.
-fn canonical(lines: &[String]) -> String {
-    let mut out = String::new();
-    let mut block: Vec<&str> = Vec::new();
-    let flush = |block: &mut Vec<&str>, out: &mut String| {
-        block.sort_unstable();
-        for l in block.drain(..) {
-            out.push_str(l);
-            out.push('\n');
-        }
-    };
-    for l in lines {
-        if l.starts_with('#') {
-            flush(&mut block, &mut out);
-            out.push_str(l);
-            out.push('\n');
-        } else {
-            block.push(l);
-        }
-    }
-    flush(&mut block, &mut out);
-    out
+    // Masks the BSD timestamp (no year: its value depends on today's date; checked on its
+    // own in `last_line_timestamp`) and orders the series of each family.
+    canonicalise(&s)
 }
 
 fn sample(expo: &str, series: &str) -> f64 {
@@ -118,17 +84,7 @@ fn golden_exposition_of_real_log() {
     );
     assert!(outcomes.iter().all(|(_, o)| *o == LineOutcome::Recognised));
 
-    let golden = fixture("postfix-3.7.metrics");
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(&golden, &expo).unwrap();
-    }
-    let want = std::fs::read_to_string(&golden).unwrap();
-    assert_eq!(
-        expo,
-        want,
-        "exposition differs from {}; UPDATE_GOLDEN=1 rewrites it",
-        golden.display()
-    );
+    compare_or_update(&fixture("postfix-3.7.metrics"), &expo).unwrap();
 }
 
 #[test]
@@ -413,7 +369,7 @@ fn last_line_timestamp() {
     m.register(&mut r);
     let mut s = String::new();
     encode(&mut s, &r).unwrap();
-    let got = sample(&s, TS_METRIC.trim_end());
+    let got = sample(&s, TS_METRIC);
     let last = log.lines().last().unwrap();
     let want = logline::parse_timestamp(
         logline::parse(last).unwrap().timestamp,
