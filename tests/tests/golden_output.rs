@@ -43,6 +43,7 @@ use std::time::{Duration, Instant};
 
 use e2e_tests::expo::{samples, sum};
 use e2e_tests::golden::{canonicalise, compare_or_update, family_names, updating};
+use e2e_tests::tools::{promtool_check_metrics, validate_openmetrics};
 use e2e_tests::{ACCEPT_OPENMETRICS, ACCEPT_TEXT, Exporter, temp_dir, workspace_root};
 
 const BIN: &str = "postfix-exporter";
@@ -97,8 +98,20 @@ fn whole_output_matches_the_golden_files() {
         std::thread::sleep(Duration::from_millis(100));
     }
 
-    let text = canonicalise(&e.scrape(ACCEPT_TEXT).unwrap().text());
-    let om = canonicalise(&e.scrape(ACCEPT_OPENMETRICS).unwrap().text());
+    // The log source's name is its path, which is a fresh temp dir on every run.
+    let tmp = dir.path().display().to_string();
+    let stable = |body: String| body.replace(&tmp, "<tmpdir>");
+    let raw_text = e.scrape(ACCEPT_TEXT).unwrap().text();
+    let raw_om = e.scrape(ACCEPT_OPENMETRICS).unwrap().text();
+    // With every collector on, both bodies must still be valid for real parsers (two
+    // collectors exporting one family once produced a repeated family here).
+    let report = promtool_check_metrics(&raw_text).unwrap();
+    assert!(report.code == 0 || report.code == 3, "{}", report.output);
+    let families = validate_openmetrics(&raw_om).unwrap();
+    let qshape = families.iter().filter(|f| *f == "postfix_qshape_recipients").count();
+    assert_eq!(qshape, 1, "{families:?}");
+    let text = canonicalise(&stable(raw_text));
+    let om = canonicalise(&stable(raw_om));
     // Compare both before failing, so one run shows (or, updating, writes) both.
     let results = [
         compare_or_update(&golden("postfix-exporter.txt"), &text),
