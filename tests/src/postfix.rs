@@ -1,8 +1,8 @@
 //! Throw-away Postfix instances: own config, queue, data and log directories, smtpd on a free
 //! loopback port, mail for other domains deferred on a closed relayhost.
 //!
-//! Built as /work/shared/LAB.md and reference/postfix.md §7 describe; needs root (Postfix
-//! drops to the `postfix` user itself).
+//! How and why each instance is set up this way is in docs/development.md; it needs root
+//! (Postfix drops to the `postfix` user itself).
 
 use std::collections::BTreeMap;
 use std::io::Write;
