@@ -108,7 +108,10 @@ fn whole_output_matches_the_golden_files() {
     let report = promtool_check_metrics(&raw_text).unwrap();
     assert!(report.code == 0 || report.code == 3, "{}", report.output);
     let families = validate_openmetrics(&raw_om).unwrap();
-    let qshape = families.iter().filter(|f| *f == "postfix_qshape_recipients").count();
+    let qshape = families
+        .iter()
+        .filter(|f| *f == "postfix_qshape_recipients")
+        .count();
     assert_eq!(qshape, 1, "{families:?}");
     let text = canonicalise(&stable(raw_text));
     let om = canonicalise(&stable(raw_om));
