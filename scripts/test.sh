@@ -58,7 +58,7 @@ trap summary EXIT
 rm -f target/nextest.log
 
 run_step "install dependencies" ./scripts/install-deps.sh || exit 1
-run_step "script tests" bash scripts/tests/install-deps-check.sh || true
+run_step "script tests" bash -c 'bash scripts/tests/install-deps-check.sh && bash scripts/tests/self-contained.sh' || true
 
 run_step "cargo fmt" cargo fmt --all --check || true
 run_step "cargo clippy" cargo clippy --workspace --all-targets -- -D warnings || true
