@@ -25,6 +25,26 @@ pub struct WebArgs {
     /// How long in-flight requests may take to finish after SIGTERM/SIGINT.
     #[arg(long = "web.shutdown-timeout", default_value = "5s", value_parser = parse_duration)]
     pub shutdown_timeout: Duration,
+    /// Longest wait for a request's headers, on a new connection and between requests on a
+    /// kept-alive one (so it is also the idle timeout of HTTP/1.1 connections).
+    #[arg(long = "web.read-header-timeout", default_value = "10s", value_parser = parse_duration)]
+    pub read_header_timeout: Duration,
+    /// Most connections served at once (TLS handshakes included); more are closed at once. 0: no limit.
+    #[arg(long = "web.max-connections", default_value_t = 512)]
+    pub max_connections: usize,
+}
+
+impl Default for WebArgs {
+    fn default() -> Self {
+        Self {
+            listen_addresses: vec!["127.0.0.1:0".into()],
+            telemetry_path: "/metrics".into(),
+            config_file: None,
+            shutdown_timeout: Duration::from_secs(5),
+            read_header_timeout: Duration::from_secs(10),
+            max_connections: 512,
+        }
+    }
 }
 
 /// Log output format.

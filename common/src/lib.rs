@@ -7,6 +7,8 @@
 pub mod buildinfo;
 pub mod cli;
 pub mod collector;
+pub mod connlimit;
+pub mod deadline;
 pub mod expose;
 pub mod follow;
 pub mod labels;
@@ -42,6 +44,31 @@ pub async fn run_exporter(
     };
     exit_code(info, result.await)
 }
+
+/// Runs an exporter's async entry point on a multi-threaded runtime and returns its exit
+/// code. Shutdown is bounded: blocking work still in flight when the server has drained (a
+/// queue walk stuck on a hung showq, a read of a hung procfs) is abandoned after a short
+/// grace instead of holding the process, as a plain `#[tokio::main]` would.
+pub fn block_main(
+    entry: impl std::future::Future<Output = std::process::ExitCode>,
+) -> std::process::ExitCode {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let code = rt.block_on(entry);
+    rt.shutdown_timeout(SHUTDOWN_GRACE);
+    code
+}
+
+/// How long blocking work may still run once the server has stopped.
+pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// Logs and prints a fatal error (with its causes) and turns the outcome into an exit code.
 pub fn exit_code(info: ExporterInfo, result: anyhow::Result<()>) -> std::process::ExitCode {

@@ -16,6 +16,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
+use prometheus_client::metrics::counter::Counter;
 use prometheus_client::registry::Registry;
 use tokio::sync::{Notify, watch};
 
@@ -311,12 +312,44 @@ struct Entry {
     kind: Kind,
 }
 
+/// Counters of the HTTP server, in the exporter's namespace.
+#[derive(Debug, Clone, Default)]
+pub struct HttpMetrics {
+    /// Requests refused for missing or wrong basic-auth credentials.
+    pub auth_failures: Counter,
+    /// Connections closed at once because `--web.max-connections` were open.
+    pub connections_rejected: Counter,
+    /// Requests answered 429 by the web config's `rate_limit`.
+    pub rate_limited: Counter,
+}
+
+impl HttpMetrics {
+    fn register(&self, registry: &mut Registry, ns: &str) {
+        registry.register(
+            format!("{ns}_http_auth_failures"),
+            "Requests refused for missing or wrong basic-auth credentials",
+            self.auth_failures.clone(),
+        );
+        registry.register(
+            format!("{ns}_http_connections_rejected"),
+            "Connections closed at once because the connection limit was reached",
+            self.connections_rejected.clone(),
+        );
+        registry.register(
+            format!("{ns}_http_requests_rate_limited"),
+            "Requests refused with 429 by the web config's rate_limit",
+            self.rate_limited.clone(),
+        );
+    }
+}
+
 /// Holds the enabled collectors and the long-lived registry of one exporter.
 pub struct Runner {
     namespace: &'static str,
     entries: Vec<Entry>,
     registry: Registry,
     process: Option<Arc<ProcessCollector>>,
+    http: HttpMetrics,
 }
 
 impl std::fmt::Debug for Runner {
@@ -343,12 +376,20 @@ impl Runner {
     pub fn new(namespace: &'static str) -> Self {
         let mut registry = Registry::default();
         crate::buildinfo::register(&mut registry, namespace);
+        let http = HttpMetrics::default();
+        http.register(&mut registry, namespace);
         Self {
             namespace,
             entries: Vec::new(),
             registry,
             process: None,
+            http,
         }
+    }
+
+    /// The HTTP server's counters (shared: clones count into the same series).
+    pub fn http_metrics(&self) -> &HttpMetrics {
+        &self.http
     }
 
     /// The metric namespace.

@@ -17,15 +17,18 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post};
-use axum_server::tls_rustls::RustlsConfig;
+use axum_server::accept::DefaultAcceptor;
+use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
 use tower_http::compression::CompressionLayer;
 
 use crate::ExporterInfo;
 use crate::cli::WebArgs;
 use crate::collector::Exporter;
+use crate::connlimit::LimitAcceptor;
 use crate::reload::{Commit, Reloadable, Reloader};
+use crate::runner::HttpMetrics;
 use crate::runner::{Runner, timeout_from_header};
-use crate::webconfig::{BasicAuth, WebConfig};
+use crate::webconfig::{BasicAuth, Limiter, WebConfig};
 
 type Headers = Arc<Vec<(HeaderName, HeaderValue)>>;
 
@@ -37,7 +40,11 @@ struct WebRuntime {
     path: Option<PathBuf>,
     auth: RwLock<Option<Arc<BasicAuth>>>,
     headers: RwLock<Headers>,
+    limiter: RwLock<Option<Arc<Limiter>>>,
     tls: Option<RustlsConfig>,
+    http: HttpMetrics,
+    /// Failed logins are logged at most once a second; the rest are counted here.
+    auth_log: std::sync::Mutex<(Option<std::time::Instant>, u64)>,
 }
 
 impl WebRuntime {
@@ -59,9 +66,36 @@ impl WebRuntime {
         }
     }
 
-    fn set(&self, auth: Option<BasicAuth>, headers: Vec<(HeaderName, HeaderValue)>) {
-        *self.auth.write().unwrap_or_else(PoisonError::into_inner) = auth.map(Arc::new);
+    fn set(&self, cfg: WebConfig) {
+        let WebConfig {
+            basic_auth,
+            headers,
+            rate_limit,
+            tls: _,
+        } = cfg;
+        *self.auth.write().unwrap_or_else(PoisonError::into_inner) = basic_auth.map(Arc::new);
         *self.headers.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(headers);
+        *self.limiter.write().unwrap_or_else(PoisonError::into_inner) =
+            rate_limit.map(|r| Arc::new(Limiter::new(r)));
+    }
+
+    fn limiter(&self) -> Option<Arc<Limiter>> {
+        self.limiter
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Logs a refused login without flooding: one line a second, with the count since.
+    fn log_auth_failure(&self, user: Option<&str>) {
+        let mut st = self.auth_log.lock().unwrap_or_else(PoisonError::into_inner);
+        st.1 += 1;
+        let due = st.0.is_none_or(|t| t.elapsed() >= Duration::from_secs(1));
+        if due {
+            let user: String = user.unwrap_or("").chars().take(64).collect();
+            tracing::warn!(user = %user, failures = st.1, "basic auth failed (wrong user or password)");
+            *st = (Some(std::time::Instant::now()), 0);
+        }
     }
 }
 
@@ -99,12 +133,15 @@ impl Server {
     pub fn new(info: ExporterInfo, runner: Arc<Runner>) -> Self {
         Self {
             info,
-            runner,
+            runner: Arc::clone(&runner),
             reloader: Reloader::default(),
             telemetry_path: "/metrics".into(),
             extra: Router::new(),
             links: Vec::new(),
-            web: Arc::new(WebRuntime::default()),
+            web: Arc::new(WebRuntime {
+                http: runner.http_metrics().clone(),
+                ..Default::default()
+            }),
         }
     }
 
@@ -143,15 +180,18 @@ impl Server {
 
     /// Requires these basic-auth users on everything but the health endpoints.
     pub fn basic_auth(self, auth: Option<BasicAuth>) -> Self {
-        let headers = (*self.web.headers()).clone();
-        self.web.set(auth, headers);
+        *self
+            .web
+            .auth
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = auth.map(Arc::new);
         self
     }
 
     /// Uses the basic-auth users and response headers of `cfg` (its TLS part is applied by
     /// [`Server::serve`] from the file, or by the caller's listeners).
     pub fn web_config(self, cfg: WebConfig) -> Self {
-        self.web.set(cfg.basic_auth, cfg.headers);
+        self.web.set(cfg);
         self
     }
 
@@ -197,32 +237,35 @@ impl Server {
             Some(p) => crate::webconfig::load(p)?,
             None => WebConfig::default(),
         };
-        let WebConfig {
-            tls,
-            basic_auth,
-            headers,
-        } = cfg;
-        let rustls = tls.map(RustlsConfig::from_config);
+        let rustls = cfg.tls.clone().map(RustlsConfig::from_config);
         let rt = Arc::new(WebRuntime {
             path: web.config_file.clone(),
             tls: rustls.clone(),
+            http: self.runner.http_metrics().clone(),
             ..Default::default()
         });
-        rt.set(basic_auth, headers);
+        rt.set(cfg);
         self.web = Arc::clone(&rt);
         if web.config_file.is_some() {
             self.reloader.add(Arc::new(WebReload(rt)));
         }
+        crate::connlimit::raise_nofile_limit();
         let listeners = bind_all(&web.listen_addresses)?;
         let router = self.router();
         let reloader = self.reloader.clone();
         tokio::spawn(async move { reload_on_sighup(reloader).await });
+        let limits = ConnLimits {
+            read_header_timeout: web.read_header_timeout.max(Duration::from_millis(100)),
+            max_connections: web.max_connections,
+            rejected: self.runner.http_metrics().connections_rejected.clone(),
+        };
         serve_with(
             listeners,
             router,
             rustls,
             shutdown_signal(),
             web.shutdown_timeout,
+            limits,
         )
         .await
     }
@@ -247,15 +290,10 @@ impl Reloadable for WebReload {
         );
         let rt = Arc::clone(&self.0);
         Ok(Box::new(move || {
-            let WebConfig {
-                tls,
-                basic_auth,
-                headers,
-            } = cfg;
-            if let (Some(h), Some(t)) = (&rt.tls, tls) {
+            if let (Some(h), Some(t)) = (&rt.tls, cfg.tls.clone()) {
                 h.reload_from_config(t);
             }
-            rt.set(basic_auth, headers);
+            rt.set(cfg);
         }))
     }
 }
@@ -304,6 +342,12 @@ async fn headers_middleware(
 }
 
 async fn auth_middleware(State(web): State<Arc<WebRuntime>>, req: Request, next: Next) -> Response {
+    if let Some(l) = web.limiter()
+        && !l.allow()
+    {
+        web.http.rate_limited.inc();
+        return (StatusCode::TOO_MANY_REQUESTS, "Too Many Requests\n").into_response();
+    }
     let Some(auth) = web.auth() else {
         return next.run(req).await;
     };
@@ -312,6 +356,8 @@ async fn auth_middleware(State(web): State<Arc<WebRuntime>>, req: Request, next:
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
+    let user = header.as_deref().and_then(crate::webconfig::basic_user);
+    let sent = header.is_some();
     // bcrypt costs tens of milliseconds on a cache miss; keep it off the async workers.
     let ok = tokio::task::spawn_blocking(move || auth.check(header.as_deref()))
         .await
@@ -319,6 +365,11 @@ async fn auth_middleware(State(web): State<Arc<WebRuntime>>, req: Request, next:
     if ok {
         next.run(req).await
     } else {
+        web.http.auth_failures.inc();
+        // A first request without credentials is how browsers ask; only wrong ones warn.
+        if sent {
+            web.log_auth_failure(user.as_deref());
+        }
         let mut r = (StatusCode::UNAUTHORIZED, "Unauthorized\n").into_response();
         r.headers_mut().insert(
             header::WWW_AUTHENTICATE,
@@ -427,6 +478,7 @@ pub async fn serve_listeners(
         tls.map(RustlsConfig::from_config),
         shutdown,
         drain,
+        ConnLimits::default(),
     )
     .await
 }
@@ -438,24 +490,43 @@ async fn serve_with(
     tls: Option<RustlsConfig>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     drain: Duration,
+    limits: ConnLimits,
 ) -> anyhow::Result<()> {
     let handle = axum_server::Handle::new();
     let mut tasks = tokio::task::JoinSet::new();
+    // One cap for all listeners: it protects the process's descriptors, not a socket's.
+    let limit = LimitAcceptor::new(
+        DefaultAcceptor::new(),
+        limits.max_connections,
+        limits.rejected.clone(),
+    );
     for (addr, l) in listeners {
         let svc = router.clone().into_make_service();
         let h = handle.clone();
         let scheme = if tls.is_some() { "https" } else { "http" };
-        tracing::info!(address = %addr, scheme, "listening");
+        tracing::info!(address = %addr, scheme, max_connections = limits.max_connections, "listening");
+        let server = axum_server::from_tcp(l).with_context(|| format!("cannot serve on {addr}"))?;
+        let timeout = limits.read_header_timeout;
+        let on_error = |_: Option<&SocketAddr>, e: &std::io::Error| {
+            tracing::debug!(error = %e, "connection not accepted");
+        };
         match &tls {
             Some(rc) => {
-                let server = axum_server::from_tcp_rustls(l, rc.clone())
-                    .with_context(|| format!("cannot serve on {addr}"))?;
+                let acceptor = RustlsAcceptor::new(rc.clone()).acceptor(limit.clone());
+                let mut server = server
+                    .acceptor(acceptor)
+                    .first_request_timeout(timeout)
+                    .accept_error_handler(on_error);
+                header_timeouts(server.http_builder(), timeout);
                 tasks
                     .spawn(async move { server.handle(h).serve(svc).await.map_err(|e| (addr, e)) });
             }
             None => {
-                let server =
-                    axum_server::from_tcp(l).with_context(|| format!("cannot serve on {addr}"))?;
+                let mut server = server
+                    .acceptor(limit.clone())
+                    .first_request_timeout(timeout)
+                    .accept_error_handler(on_error);
+                header_timeouts(server.http_builder(), timeout);
                 tasks
                     .spawn(async move { server.handle(h).serve(svc).await.map_err(|e| (addr, e)) });
             }
@@ -475,6 +546,43 @@ async fn serve_with(
         }
     }
     Ok(())
+}
+
+/// hyper only enforces a header-read timeout with a timer; it also starts that timer when
+/// a kept-alive HTTP/1.1 connection goes idle, which makes it the idle timeout too.
+fn header_timeouts(
+    b: &mut hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>,
+    timeout: Duration,
+) {
+    b.http1()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(timeout);
+    b.http2()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .keep_alive_interval(timeout)
+        .keep_alive_timeout(timeout);
+}
+
+/// Protections of the listeners against slow and idle clients.
+#[derive(Debug, Clone)]
+pub struct ConnLimits {
+    /// See `--web.read-header-timeout`.
+    pub read_header_timeout: Duration,
+    /// See `--web.max-connections` (0: no limit).
+    pub max_connections: usize,
+    /// Counts connections closed at the cap.
+    pub rejected: prometheus_client::metrics::counter::Counter,
+}
+
+impl Default for ConnLimits {
+    fn default() -> Self {
+        let web = WebArgs::default();
+        Self {
+            read_header_timeout: web.read_header_timeout,
+            max_connections: web.max_connections,
+            rejected: Default::default(),
+        }
+    }
 }
 
 /// Resolves on SIGTERM or SIGINT.

@@ -20,8 +20,15 @@
 //! exporter-toolkit does. Unknown keys are errors, so a typo never silently disables TLS or
 //! authentication. Accepted but ignored (with a warning): `cipher_suites`,
 //! `prefer_server_cipher_suites`, `curve_preferences` (rustls picks safe suites and curves
-//! itself) and `rate_limit`. Rejected: `client_allowed_sans` (not implemented; accepting it
-//! would silently widen access). Unlike the toolkit, the file is read once at startup.
+//! itself). Rejected: `client_allowed_sans` (not implemented; accepting it would silently
+//! widen access). `rate_limit` (`interval`, `burst`) limits requests as the toolkit does: a
+//! token bucket of `burst` requests refilled one per `interval`, 429 past it (health
+//! endpoints excepted). The file is re-read on reload (SIGHUP, `POST /-/reload`).
+//!
+//! Errors never quote a value from the file: a value in the wrong place may be a password
+//! or a key (`invalid type: string "prom:S3cret"` is what a YAML library says), so quoted
+//! values are replaced by `"…"` and every message is capped. A user named twice is an
+//! error, not "the last one wins".
 
 use std::collections::{BTreeMap, HashSet};
 use std::hash::{BuildHasher, Hash, Hasher};
@@ -49,6 +56,95 @@ pub struct WebConfig {
     pub basic_auth: Option<BasicAuth>,
     /// Response headers from `http_server_config.headers`, added to every response.
     pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// `rate_limit`, when `burst` is above 0.
+    pub rate_limit: Option<RateLimit>,
+}
+
+/// The exporter-toolkit's `rate_limit`: `burst` requests at once, one more per `interval`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateLimit {
+    /// Time to earn one more request.
+    pub interval: std::time::Duration,
+    /// Requests that may come at once.
+    pub burst: u32,
+}
+
+/// A token bucket for [`RateLimit`] (one per server, shared by all clients like the
+/// toolkit's).
+#[derive(Debug)]
+pub struct Limiter {
+    limit: RateLimit,
+    state: Mutex<(f64, std::time::Instant)>,
+}
+
+impl Limiter {
+    /// A full bucket.
+    pub fn new(limit: RateLimit) -> Self {
+        Self {
+            limit,
+            state: Mutex::new((f64::from(limit.burst), std::time::Instant::now())),
+        }
+    }
+
+    /// Takes one token; false when the bucket is empty.
+    pub fn allow(&self) -> bool {
+        let mut st = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let now = std::time::Instant::now();
+        let per = self.limit.interval.as_secs_f64();
+        let earned = if per > 0.0 {
+            now.duration_since(st.1).as_secs_f64() / per
+        } else {
+            f64::INFINITY
+        };
+        st.0 = (st.0 + earned).min(f64::from(self.limit.burst));
+        st.1 = now;
+        if st.0 >= 1.0 {
+            st.0 -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// Longest error message about the file: a 100 MB value must not become 100 MB of log.
+const MAX_MESSAGE: usize = 300;
+
+/// Removes quoted values from a YAML library's message and caps its length.
+fn redact(msg: &str) -> String {
+    let mut out = String::with_capacity(msg.len().min(MAX_MESSAGE + 8));
+    let mut in_quote = false;
+    for c in msg.chars() {
+        if c == '"' {
+            if !in_quote {
+                out.push_str("\"…");
+            } else {
+                out.push('"');
+            }
+            in_quote = !in_quote;
+            continue;
+        }
+        if !in_quote {
+            out.push(c);
+        }
+        if out.len() >= MAX_MESSAGE {
+            out.push_str(" …");
+            break;
+        }
+    }
+    out
+}
+
+/// Caps text taken from the file (a user name, a header name) before it goes in a message.
+fn shown(s: &str) -> String {
+    let mut t: String = s.chars().take(64).collect();
+    if t.len() < s.len() {
+        t.push('…');
+    }
+    format!("{t:?}")
 }
 
 /// Successful verifications kept before the cache is emptied and refilled.
@@ -94,8 +190,13 @@ impl BasicAuth {
     pub fn new(users: BTreeMap<String, String>) -> anyhow::Result<Self> {
         let mut list = Vec::with_capacity(users.len());
         for (user, hash) in users {
-            bcrypt::HashParts::from_str(&hash)
-                .map_err(|e| anyhow!("user {user:?}: invalid bcrypt hash: {e}"))?;
+            // bcrypt's error repeats the value, which may be a password typed in by mistake.
+            bcrypt::HashParts::from_str(&hash).map_err(|_| {
+                anyhow!(
+                    "user {}: the value is not a bcrypt hash (like $2y$10$ followed by 53 characters)",
+                    shown(&user)
+                )
+            })?;
             list.push((user, hash));
         }
         Ok(Self::from_users(list))
@@ -167,6 +268,11 @@ impl BasicAuth {
     }
 }
 
+/// The user name of a `Basic` authorization header (for logs; never the password).
+pub fn basic_user(header: &str) -> Option<String> {
+    parse_basic(header).map(|(u, _)| String::from_utf8_lossy(&u).into_owned())
+}
+
 /// Splits `Basic base64(user:password)` into its parts.
 fn parse_basic(header: &str) -> Option<(Vec<u8>, Vec<u8>)> {
     let (scheme, rest) = header.trim().split_once(' ')?;
@@ -233,10 +339,53 @@ struct RawHttp {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawRateLimit {
-    #[allow(dead_code)]
     interval: Option<serde_norway::Value>,
-    #[allow(dead_code)]
     burst: Option<u64>,
+}
+
+/// The toolkit's semantics: no limit unless `burst` is above 0; `interval` is a Go
+/// duration (`1s`, `250ms`) or a number of seconds.
+fn rate_limit(r: RawRateLimit) -> anyhow::Result<Option<RateLimit>> {
+    let burst = r.burst.unwrap_or(0);
+    if burst == 0 {
+        return Ok(None);
+    }
+    let burst = u32::try_from(burst).map_err(|_| anyhow!("burst: {burst} is too large"))?;
+    let interval = match r.interval {
+        None => bail!("interval: missing (e.g. interval: 1s)"),
+        Some(serde_norway::Value::String(s)) => crate::cli::parse_duration(&s)
+            .map_err(|_| anyhow!("interval: {} is not a duration like 1s or 250ms", shown(&s)))?,
+        Some(serde_norway::Value::Number(n)) => n
+            .as_f64()
+            .filter(|v| v.is_finite() && *v >= 0.0 && *v < 1e9)
+            .map(std::time::Duration::from_secs_f64)
+            .ok_or_else(|| anyhow!("interval: not a usable number of seconds"))?,
+        Some(_) => bail!("interval: expected a duration like 1s"),
+    };
+    Ok(Some(RateLimit { interval, burst }))
+}
+
+/// Deserializing into a struct keeps the last of two equal keys; two entries for one user
+/// would leave a password working that the operator believes is gone. The generic YAML
+/// value refuses duplicates, so the text is read as one first.
+fn reject_duplicate_keys(text: &str) -> anyhow::Result<()> {
+    match serde_norway::from_str::<serde_norway::Value>(text) {
+        // Keys are names (of users, of settings), not secrets: the message keeps the
+        // key, capped like every quoted name.
+        Err(e) if e.to_string().contains("duplicate entry") => {
+            let msg = e.to_string();
+            let key = msg.split('"').nth(1).unwrap_or("");
+            let before = msg.split('"').next().unwrap_or("");
+            let after = msg.rsplit('"').next().unwrap_or("");
+            bail!(
+                "{}{}{} (each user, and each key, once)",
+                redact(before),
+                shown(key),
+                redact(after)
+            )
+        }
+        _ => Ok(()),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -277,8 +426,9 @@ fn parse(text: &str, path: &Path) -> anyhow::Result<WebConfig> {
     // An empty file (or one of only comments) is a valid "no TLS, no auth" config.
     let raw: RawConfig = match serde_norway::from_str::<Option<RawConfig>>(text) {
         Ok(r) => r.unwrap_or_default(),
-        Err(e) => bail!("{e}"),
+        Err(e) => bail!("{}", redact(&e.to_string())),
     };
+    reject_duplicate_keys(text)?;
     let base = path.parent().unwrap_or(Path::new("."));
     let mut cfg = WebConfig::default();
     let mut http2 = true;
@@ -290,7 +440,8 @@ fn parse(text: &str, path: &Path) -> anyhow::Result<WebConfig> {
                 .find(|a| a.eq_ignore_ascii_case(&name))
             else {
                 bail!(
-                    "http_server_config.headers: header {name:?} cannot be configured (allowed: {})",
+                    "http_server_config.headers: header {} cannot be configured (allowed: {})",
+                    shown(&name),
                     ALLOWED_HEADERS.join(", ")
                 );
             };
@@ -298,7 +449,10 @@ fn parse(text: &str, path: &Path) -> anyhow::Result<WebConfig> {
                 continue;
             }
             let hv = HeaderValue::from_str(&value).map_err(|_| {
-                anyhow!("http_server_config.headers.{canon}: invalid value {value:?}")
+                anyhow!(
+                    "http_server_config.headers.{canon}: invalid value {}",
+                    shown(&value)
+                )
             })?;
             let hn = HeaderName::from_bytes(canon.as_bytes()).map_err(|_| {
                 anyhow!("http_server_config.headers: invalid header name {canon:?}")
@@ -316,8 +470,8 @@ fn parse(text: &str, path: &Path) -> anyhow::Result<WebConfig> {
     {
         cfg.basic_auth = Some(BasicAuth::new(users).context("basic_auth_users")?);
     }
-    if raw.rate_limit.is_some() {
-        tracing::warn!("web config: rate_limit is not supported and is ignored");
+    if let Some(r) = raw.rate_limit {
+        cfg.rate_limit = rate_limit(r).context("rate_limit")?;
     }
     Ok(cfg)
 }
@@ -597,9 +751,69 @@ mod tests {
         users.insert("eve".to_string(), "plaintext".to_string());
         let err = BasicAuth::new(users).unwrap_err().to_string();
         assert!(
-            err.contains("\"eve\"") && err.contains("invalid bcrypt hash"),
+            err.contains("\"eve\"") && err.contains("not a bcrypt hash"),
             "{err}"
         );
+        // The value may be a password typed where the hash belongs: never echoed.
+        assert!(!err.contains("plaintext"), "{err}");
+    }
+
+    #[test]
+    fn errors_never_quote_values_and_stay_short() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("web.yml");
+        let huge = "S".repeat(1_000_000);
+        for text in [
+            "basic_auth_users: prom:S3cretPassw0rd!\n".to_string(),
+            "basic_auth_users:\n  prom: [S3cretPassw0rd!]\n".to_string(),
+            format!("basic_auth_users: {huge}\n"),
+            format!("tls_server_config:\n  key: 12\n  cert: [{huge}]\n"),
+        ] {
+            std::fs::write(&p, &text).unwrap();
+            let e = format!("{:#}", load(&p).unwrap_err());
+            assert!(!e.contains("S3cret") && !e.contains("SSSS"), "{e}");
+            assert!(e.len() < 600, "{} bytes", e.len());
+            assert!(e.contains("web.yml"), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_user_given_twice_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("web.yml");
+        let h = bcrypt::hash("x", 4).unwrap();
+        std::fs::write(
+            &p,
+            format!("basic_auth_users:\n  prom: '{h}'\n  prom: '{h}'\n"),
+        )
+        .unwrap();
+        let e = format!("{:#}", load(&p).unwrap_err());
+        assert!(
+            e.contains("duplicate entry with key \"prom\"") && e.contains("line 2"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn rate_limit_is_a_token_bucket() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("web.yml");
+        std::fs::write(&p, "rate_limit:\n  interval: 1s\n  burst: 3\n").unwrap();
+        let r = load(&p).unwrap().rate_limit.unwrap();
+        assert_eq!(
+            r,
+            RateLimit {
+                interval: std::time::Duration::from_secs(1),
+                burst: 3
+            }
+        );
+        let l = Limiter::new(r);
+        assert!(l.allow() && l.allow() && l.allow());
+        assert!(!l.allow(), "the fourth at once is refused");
+        std::fs::write(&p, "rate_limit:\n  burst: 0\n").unwrap();
+        assert_eq!(load(&p).unwrap().rate_limit, None, "burst 0 means no limit");
+        std::fs::write(&p, "rate_limit:\n  burst: 2\n").unwrap();
+        assert!(load(&p).is_err(), "a burst needs an interval");
     }
 
     #[test]

@@ -58,7 +58,7 @@ fn bad_hash_names_file_and_user() {
     assert!(e.contains("bad_hash.yml"), "{e}");
     assert!(e.contains("basic_auth_users"), "{e}");
     assert!(
-        e.contains("user \"prometheus\": invalid bcrypt hash"),
+        e.contains("user \"prometheus\": the value is not a bcrypt hash"),
         "{e}"
     );
     assert!(

@@ -17,6 +17,25 @@ struct Open {
     dev: u64,
     ino: u64,
     offset: u64,
+    /// The last bytes read, to recognise this file's copy after a copytruncate.
+    tail: Vec<u8>,
+}
+
+/// Bytes compared between our read position and a candidate copy.
+const TAIL: usize = 4096;
+
+impl Open {
+    fn remember(&mut self, chunk: &[u8]) {
+        if chunk.len() >= TAIL {
+            self.tail.clear();
+            self.tail
+                .extend_from_slice(chunk.get(chunk.len() - TAIL..).unwrap_or_default());
+        } else {
+            let excess = (self.tail.len() + chunk.len()).saturating_sub(TAIL);
+            self.tail.drain(..excess);
+            self.tail.extend_from_slice(chunk);
+        }
+    }
 }
 
 fn open(path: &Path) -> std::io::Result<Open> {
@@ -35,6 +54,7 @@ fn open(path: &Path) -> std::io::Result<Open> {
         dev: m.dev(),
         ino: m.ino(),
         offset: 0,
+        tail: Vec::new(),
     })
 }
 
@@ -73,7 +93,9 @@ fn drain(cur: &mut Open, buf: &mut [u8], ctx: &mut Ctx, shown: &str) -> bool {
             Ok(0) => return true,
             Ok(n) => {
                 cur.offset += n as u64;
-                ctx.reader.feed(buf.get(..n).unwrap_or_default());
+                let chunk = buf.get(..n).unwrap_or_default();
+                cur.remember(chunk);
+                ctx.reader.feed(chunk);
             }
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
             Err(e) => {
@@ -85,7 +107,98 @@ fn drain(cur: &mut Open, buf: &mut [u8], ctx: &mut Ctx, shown: &str) -> bool {
     }
 }
 
-pub(super) fn run(path: &Path, from_beginning: bool, mut ctx: Ctx) {
+/// Files the copy of `path` may have been given (newest first), from the patterns.
+fn copy_candidates(path: &Path, patterns: &[String]) -> Vec<std::path::PathBuf> {
+    let full = path.display().to_string();
+    let mut found: Vec<(std::time::SystemTime, std::path::PathBuf)> = Vec::new();
+    for p in patterns {
+        let pat = p.replace("{}", &full);
+        let pat = Path::new(&pat);
+        let (Some(dir), Some(name)) = (pat.parent(), pat.file_name().and_then(|n| n.to_str()))
+        else {
+            continue;
+        };
+        let mut push = |c: std::path::PathBuf| {
+            if let Ok(m) = std::fs::metadata(&c)
+                && m.is_file()
+            {
+                found.push((m.modified().unwrap_or(std::time::UNIX_EPOCH), c));
+            }
+        };
+        match name.split_once('*') {
+            None => push(pat.to_path_buf()),
+            Some((pre, post)) => {
+                let Ok(rd) = std::fs::read_dir(dir) else {
+                    continue;
+                };
+                for e in rd.flatten() {
+                    let n = e.file_name();
+                    let Some(n) = n.to_str() else { continue };
+                    if n.len() >= pre.len() + post.len() && n.starts_with(pre) && n.ends_with(post)
+                    {
+                        push(e.path());
+                    }
+                }
+            }
+        }
+    }
+    found.sort_by(|a, b| b.0.cmp(&a.0));
+    found.into_iter().map(|(_, p)| p).collect()
+}
+
+/// After a copytruncate, reads what was written after our position and before the copy
+/// from the copy, if one of the candidates is the old file (its bytes before our position
+/// are the ones we read last). Returns whether a copy was found.
+fn recover_from_copy(
+    path: &Path,
+    cur: &Open,
+    patterns: &[String],
+    buf: &mut [u8],
+    ctx: &mut Ctx,
+    shown: &str,
+) -> bool {
+    let want = cur.tail.as_slice();
+    for cand in copy_candidates(path, patterns) {
+        let Ok(mut f) = File::open(&cand) else {
+            continue;
+        };
+        let Ok(len) = f.metadata().map(|m| m.len()) else {
+            continue;
+        };
+        if len < cur.offset {
+            continue;
+        }
+        let start = cur.offset - want.len() as u64;
+        let mut have = vec![0u8; want.len()];
+        if f.seek(SeekFrom::Start(start)).is_err() || f.read_exact(&mut have).is_err() {
+            continue;
+        }
+        if have != want {
+            continue;
+        }
+        let mut got = 0u64;
+        loop {
+            match f.read(buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    got += n as u64;
+                    ctx.reader.feed(buf.get(..n).unwrap_or_default());
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => {
+                    ctx.metrics().read_errors.inc();
+                    tracing::warn!(path = %cand.display(), error = %e, "error reading the rotated copy");
+                    break;
+                }
+            }
+        }
+        tracing::info!(path = %shown, copy = %cand.display(), bytes = got, "read the rest of the truncated log from its rotated copy");
+        return true;
+    }
+    false
+}
+
+pub(super) fn run(path: &Path, from_beginning: bool, copies: &[String], mut ctx: Ctx) {
     let shown = path.display().to_string();
     // A file that exists but cannot be opened yet (permissions, not a file) holds old
     // lines: once readable, it is read from its end like any file present at start.
@@ -176,7 +289,14 @@ pub(super) fn run(path: &Path, from_beginning: bool, mut ctx: Ctx) {
             Ok(PathState::Truncated) => {
                 tracing::info!(path = %shown, "log file truncated, reading it again from the beginning");
                 ctx.metrics().rotated("truncate");
+                // Lines written between our last read and logrotate's copy are in the
+                // copy only.
+                if !recover_from_copy(path, o, copies, &mut buf, &mut ctx, &shown) {
+                    ctx.metrics().unrecovered.inc();
+                    tracing::warn!(path = %shown, "no rotated copy holds the rest of the truncated log; lines written since the last read may be lost");
+                }
                 ctx.reader.finish_stream();
+                o.tail.clear();
                 match o.file.seek(SeekFrom::Start(0)) {
                     Ok(_) => o.offset = 0,
                     Err(e) => {

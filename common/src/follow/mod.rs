@@ -169,7 +169,15 @@ pub struct FollowOptions {
     pub poll_interval: Duration,
     /// Log every unsupported line at info level instead of debug (`--log.unsupported`).
     pub log_unsupported: bool,
+    /// Where logrotate's `copytruncate` leaves the copy, as patterns over the followed
+    /// path: `{}` is the path, `*` (once, in the file name) any text. On truncation the
+    /// rest of the old content is read from the newest matching copy.
+    pub rotated_copies: Vec<String>,
 }
+
+/// The copies logrotate makes: `mail.log.1` (the default) and `mail.log-20261201`
+/// (`dateext`).
+pub const DEFAULT_ROTATED_COPIES: [&str; 2] = ["{}.1", "{}-*"];
 
 impl Default for FollowOptions {
     fn default() -> Self {
@@ -177,6 +185,10 @@ impl Default for FollowOptions {
             max_line_bytes: 64 * 1024,
             poll_interval: Duration::from_millis(250),
             log_unsupported: false,
+            rotated_copies: DEFAULT_ROTATED_COPIES
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
         }
     }
 }
@@ -209,6 +221,7 @@ pub struct FollowMetrics {
     truncated: Family<SourceLabel, Counter>,
     read_errors: Family<SourceLabel, Counter>,
     rotations: Family<PairLabel, Counter>,
+    unrecovered: Family<SourceLabel, Counter>,
     source_up: Family<SourceLabel, Gauge>,
     last_line_timestamp: Family<SourceLabel, Gauge<f64, AtomicU64>>,
 }
@@ -225,6 +238,7 @@ impl FollowMetrics {
             truncated: Family::default(),
             read_errors: Family::default(),
             rotations: Family::default(),
+            unrecovered: Family::default(),
             source_up: Family::default(),
             last_line_timestamp: Family::default(),
         }
@@ -249,6 +263,7 @@ impl FollowMetrics {
             read_errors: self.read_errors.get_or_create_owned(&l()),
             rename: self.rotations.get_or_create_owned(&kind("rename")),
             truncate: self.rotations.get_or_create_owned(&kind("truncate")),
+            unrecovered: self.unrecovered.get_or_create_owned(&l()),
             source_up: self.source_up.get_or_create_owned(&l()),
             last_line_timestamp: self.last_line_timestamp.get_or_create_owned(&l()),
         }
@@ -283,6 +298,11 @@ impl FollowMetrics {
             self.rotations.clone(),
         );
         registry.register(
+            format!("{ns}_log_truncations_unrecovered"),
+            "Copytruncate rotations after which no rotated copy held the rest of the old content (lines may be lost)",
+            self.unrecovered.clone(),
+        );
+        registry.register(
             format!("{ns}_log_source_up"),
             "1 while the log file is open or the syslog socket is bound",
             self.source_up.clone(),
@@ -306,6 +326,7 @@ pub struct SourceMetrics {
     read_errors: Counter,
     rename: Counter,
     truncate: Counter,
+    unrecovered: Counter,
     source_up: Gauge,
     last_line_timestamp: Gauge<f64, AtomicU64>,
 }
@@ -348,6 +369,11 @@ impl SourceMetrics {
             "truncate" => self.truncate.get(),
             _ => 0,
         }
+    }
+
+    /// Truncations after which the rest of the old content was not found in a copy.
+    pub fn truncations_unrecovered_total(&self) -> u64 {
+        self.unrecovered.get()
     }
 
     /// Whether the source is open (1) or not (0).
@@ -536,9 +562,10 @@ pub fn spawn(
             from_beginning,
         } => {
             let (path, from_beginning) = (path.clone(), *from_beginning);
+            let copies = opts.rotated_copies.clone();
             builder
                 .name("follow-file".into())
-                .spawn(move || file::run(&path, from_beginning, ctx))?
+                .spawn(move || file::run(&path, from_beginning, &copies, ctx))?
         }
         Source::Fifo(path) => {
             if let Ok(m) = std::fs::metadata(path)

@@ -2,7 +2,7 @@
 
 use std::fs::OpenOptions;
 use std::io::{ErrorKind, Read, Write};
-use std::os::unix::fs::FileTypeExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::Path;
 
 use super::{Ctx, READ_CHUNK};
@@ -16,6 +16,39 @@ pub(super) fn wake_fifo(path: &Path) {
     if is_fifo && let Ok(mut f) = OpenOptions::new().read(true).write(true).open(path) {
         let _ = f.write_all(b"\n");
     }
+}
+
+/// Opens the FIFO without blocking: read-write when allowed (a reader is always present,
+/// so writers opening with `O_NONBLOCK`, like ProFTPd, never fail with `ENXIO`), read-only
+/// when the exporter may not write to it.
+fn open_fifo(path: &Path) -> std::io::Result<(std::fs::File, bool)> {
+    let rw = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path);
+    match rw {
+        Ok(f) => Ok((f, true)),
+        Err(e) if e.kind() == ErrorKind::PermissionDenied => OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(path)
+            .map(|f| (f, false)),
+        Err(e) => Err(e),
+    }
+}
+
+/// The identity of what the path names now, if it is a FIFO.
+fn fifo_id(path: &Path) -> Option<(u64, u64)> {
+    std::fs::metadata(path)
+        .ok()
+        .filter(|m| m.file_type().is_fifo())
+        .map(|m| (m.dev(), m.ino()))
+}
+
+/// Whether the path now names a different FIFO than `id`.
+fn replaced(path: &Path, id: Option<(u64, u64)>) -> bool {
+    fifo_id(path).is_some_and(|now| Some(now) != id)
 }
 
 pub(super) fn run_fifo(path: &Path, mut ctx: Ctx) {
@@ -48,9 +81,7 @@ pub(super) fn run_fifo(path: &Path, mut ctx: Ctx) {
             }
             continue;
         }
-        // Read-write: a reader is always present, so writers opening with O_NONBLOCK
-        // succeed and the read never sees EOF between two writers.
-        let mut f = match OpenOptions::new().read(true).write(true).open(path) {
+        let (mut f, read_write) = match open_fifo(path) {
             Ok(f) => f,
             Err(e) => {
                 if !warned {
@@ -64,14 +95,37 @@ pub(super) fn run_fifo(path: &Path, mut ctx: Ctx) {
                 continue;
             }
         };
+        let id = f.metadata().ok().map(|m| (m.dev(), m.ino()));
         warned = false;
         ctx.metrics().source_up.set(1);
-        tracing::info!(path = %shown, "reading log FIFO");
+        if read_write {
+            tracing::info!(path = %shown, "reading log FIFO");
+        } else {
+            tracing::info!(path = %shown, "reading log FIFO read-only (no write permission): a writer that opens it with O_NONBLOCK while no reader is there fails");
+        }
         while !ctx.shared.stopping() {
             match f.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => ctx.reader.feed(buf.get(..n).unwrap_or_default()),
+                Ok(n) if n > 0 => ctx.reader.feed(buf.get(..n).unwrap_or_default()),
+                // Read-only: no writer at the moment. Read-write: cannot happen.
+                Ok(_) => {
+                    if replaced(path, id) || ctx.shared.sleep(ctx.poll) {
+                        break;
+                    }
+                }
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                    // Nothing to read: if the path names another FIFO now (deleted and
+                    // created again), new writers use that one; follow them. A path
+                    // with nothing behind it keeps the old FIFO: writers holding it open
+                    // still write there.
+                    if replaced(path, id) {
+                        tracing::info!(path = %shown, "log FIFO was replaced, opening the new one");
+                        break;
+                    }
+                    if ctx.shared.sleep(ctx.poll) {
+                        break;
+                    }
+                }
                 Err(e) => {
                     ctx.metrics().read_errors.inc();
                     tracing::warn!(path = %shown, error = %e, "error reading log FIFO, reopening it");

@@ -1,6 +1,5 @@
 //! `postfix-exporter`: see the library crate for everything.
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
-    postfix_exporter::main_entry().await
+fn main() -> std::process::ExitCode {
+    common::block_main(postfix_exporter::main_entry())
 }

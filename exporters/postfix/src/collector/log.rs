@@ -86,6 +86,10 @@ pub struct MaillogArgs {
     /// Longest log line accepted; longer lines are cut and counted.
     #[arg(long = "collector.log.max-line-bytes", default_value_t = 64 * 1024)]
     pub max_line_bytes: usize,
+    /// Where logrotate's copytruncate leaves the copy (`{}` is the log path, one `*` any
+    /// text); repeatable. On truncation the rest of the old content is read from it.
+    #[arg(long = "collector.log.rotated-copy", action = clap::ArgAction::Append, default_values_t = common::follow::DEFAULT_ROTATED_COPIES.map(String::from))]
+    pub rotated_copies: Vec<String>,
     /// How often a log file at its end (or not there yet) is looked at again.
     #[arg(long = "collector.log.poll-interval", default_value = "250ms", value_parser = parse_duration)]
     pub poll_interval: Duration,
@@ -126,6 +130,7 @@ impl MaillogArgs {
             max_line_bytes: self.max_line_bytes.max(256),
             poll_interval: self.poll_interval.max(Duration::from_millis(1)),
             log_unsupported: self.log_unsupported,
+            rotated_copies: self.rotated_copies.clone(),
         }
     }
 

@@ -12,6 +12,7 @@ use async_trait::async_trait;
 use common::MetricSet;
 use common::cli::parse_duration;
 use common::collector::{Setup, Spec};
+use common::deadline::{DeadlineReader, KillAfter};
 use common::runner::{BackgroundOptions, CollectContext, Collector, Status, unix_secs};
 
 use crate::parse::{QueuedMessage, mailq, postqueue_json, showq};
@@ -370,7 +371,7 @@ pub fn walk_blocking(cfg: &QueueConfig) -> anyhow::Result<Walk> {
         QueueSource::ShowqUnix(path) => {
             let s = std::os::unix::net::UnixStream::connect(path)
                 .with_context(|| format!("connecting to the showq socket {}", path.display()))?;
-            s.set_read_timeout(Some(cfg.timeout))?;
+            let s = DeadlineReader::new(s, cfg.timeout);
             aggregate_reader(s, None, now, &cfg.shape, cfg.max_value_bytes)
         }
         QueueSource::ShowqTcp(addr) => {
@@ -383,7 +384,7 @@ pub fn walk_blocking(cfg: &QueueConfig) -> anyhow::Result<Walk> {
             let s =
                 std::net::TcpStream::connect_timeout(&sa, cfg.timeout.min(Duration::from_secs(10)))
                     .with_context(|| format!("connecting to showq at {addr}"))?;
-            s.set_read_timeout(Some(cfg.timeout))?;
+            let s = DeadlineReader::new(s, cfg.timeout);
             aggregate_reader(s, None, now, &cfg.shape, cfg.max_value_bytes)
         }
         QueueSource::Command(argv) => {
@@ -396,8 +397,17 @@ pub fn walk_blocking(cfg: &QueueConfig) -> anyhow::Result<Walk> {
                 .spawn()
                 .with_context(|| format!("running {}", argv.join(" ")))?;
             let stdout = child.stdout.take().context("command stdout")?;
+            let watchdog = KillAfter::arm(&child, cfg.timeout);
             let walk = aggregate_reader(stdout, None, now, &cfg.shape, cfg.max_value_bytes);
             let out = child.wait_with_output()?;
+            if watchdog.fired() {
+                bail!(
+                    "{} did not finish within {:.1} s and was killed",
+                    argv.join(" "),
+                    cfg.timeout.as_secs_f64()
+                );
+            }
+            drop(watchdog);
             if !out.status.success() {
                 bail!(
                     "{} exited with {}: {}",
