@@ -17,6 +17,7 @@
 pub mod daemon;
 pub mod expo;
 pub mod exporter;
+pub mod fake;
 pub mod golden;
 pub mod http;
 pub mod instance;

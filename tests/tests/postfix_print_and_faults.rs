@@ -6,13 +6,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::io::Write;
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use e2e_tests::expo::{ExpoSample, samples};
+use e2e_tests::fake::{Behaviour, FakeShowq};
 use e2e_tests::{ACCEPT_TEXT, Exporter, exporter_binary, workspace_root};
 
 fn fixture(rel: &str) -> PathBuf {
@@ -140,20 +139,6 @@ fn print_reads_every_format() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("postfix-exporter print:"));
 }
 
-/// A fake showq service that answers every connection with the current `stream`.
-fn fake_showq(stream: Arc<Mutex<Vec<u8>>>) -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for c in l.incoming() {
-            let Ok(mut c) = c else { continue };
-            let bytes = stream.lock().unwrap().clone();
-            let _ = c.write_all(&bytes);
-        }
-    });
-    port
-}
-
 fn wait(e: &Exporter, what: &str, pred: impl Fn(&[ExpoSample]) -> bool) -> Vec<ExpoSample> {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
@@ -169,8 +154,8 @@ fn wait(e: &Exporter, what: &str, pred: impl Fn(&[ExpoSample]) -> bool) -> Vec<E
 #[test]
 fn broken_showq_streams_keep_the_last_good_snapshot() {
     let good = std::fs::read(fixture("postfix-3.7/short-ids/showq-tcp.bin")).unwrap();
-    let stream = Arc::new(Mutex::new(good.clone()));
-    let port = fake_showq(Arc::clone(&stream));
+    let showq = FakeShowq::start(Behaviour::Serve(good.clone())).unwrap();
+    let port = showq.port();
     let e = Exporter::start(
         "postfix-exporter",
         &[
@@ -189,7 +174,7 @@ fn broken_showq_streams_keep_the_last_good_snapshot() {
         "synthetic/showq-garbage-bytes.bin",
         "synthetic/showq-garbage-time.bin",
     ] {
-        *stream.lock().unwrap() = std::fs::read(fixture(bad)).unwrap();
+        showq.set(Behaviour::Serve(std::fs::read(fixture(bad)).unwrap()));
         let s = wait(&e, bad, up(0.0));
         assert_eq!(
             value(&s, "postfix_queue_snapshot_stale", &[]),
@@ -209,7 +194,7 @@ fn broken_showq_streams_keep_the_last_good_snapshot() {
             ),
             Some(0.0)
         );
-        *stream.lock().unwrap() = good.clone();
+        showq.set(Behaviour::Serve(good.clone()));
         let s = wait(&e, "recovery", up(1.0));
         assert_eq!(value(&s, "postfix_queue_snapshot_stale", &[]), Some(0.0));
     }
@@ -217,7 +202,7 @@ fn broken_showq_streams_keep_the_last_good_snapshot() {
     let mut big = b"protocol\0mail_queue_list_protocol\0\0queue_name\0deferred\0queue_id\0ABCDEF123\0time\x001795446913\0size\x00100\0sender\0".to_vec();
     big.extend(std::iter::repeat_n(b'x', 10 * 1024 * 1024));
     big.extend_from_slice(b"\0recipient\0a@example.com\0reason\0x\0\0\0");
-    *stream.lock().unwrap() = big;
+    showq.set(Behaviour::Serve(big));
     let s = wait(&e, "huge value", |s| {
         value(s, "postfix_queue_messages", &[("queue", "deferred")]) == Some(1.0)
     });

@@ -142,7 +142,7 @@ fn copy_candidates(path: &Path, patterns: &[String]) -> Vec<std::path::PathBuf> 
             }
         }
     }
-    found.sort_by(|a, b| b.0.cmp(&a.0));
+    found.sort_by_key(|f| std::cmp::Reverse(f.0));
     found.into_iter().map(|(_, p)| p).collect()
 }
 

@@ -31,7 +31,8 @@ fn build(args: QueueArgs, setup: &mut Setup) -> anyhow::Result<()> {
     tracing::info!(source = %cfg.source, interval_seconds = cfg.interval.as_secs_f64(), "queue collector enabled");
     let opts = BackgroundOptions {
         interval: cfg.interval,
-        timeout: cfg.timeout,
+        // The walk's own deadline ends it with the precise reason; this is the backstop.
+        timeout: cfg.timeout + Duration::from_secs(1),
         on_demand_below: Some(cfg.on_demand_below),
         on_demand_min_age: cfg.on_demand_min_age,
         scrape_wait: Duration::from_secs(1),
@@ -96,7 +97,7 @@ pub struct QueueArgs {
     /// Background refresh interval.
     #[arg(long = "collector.queue.interval", default_value = "30s", value_parser = parse_duration)]
     pub interval: Duration,
-    /// Bound on one queue walk.
+    /// Bound on one whole queue walk (connect, read, parse), however slowly showq sends.
     #[arg(long = "collector.queue.timeout", default_value = "60s", value_parser = parse_duration)]
     pub timeout: Duration,
     /// Queues that get a qshape matrix (comma-separated; empty for none).
