@@ -4,7 +4,8 @@
 //! [`spawn`] starts one follower on its own thread. The thread reads with plain
 //! blocking I/O and calls the [`LineHandler`] directly for every line, without a
 //! channel in between, because the handler is the hot path of every log-driven
-//! exporter. Metrics are shared through a [`FollowMetrics`] (one per source).
+//! exporter. Metric families live in one [`FollowMetrics`] per exporter; each source
+//! gets its [`SourceMetrics`] (label `source`).
 //!
 //! # Sources
 //!
@@ -17,18 +18,27 @@
 //!     from its beginning: nothing lost, nothing counted twice. Rotations are seen
 //!     at most once per poll: a file rotated away twice within one poll interval is
 //!     skipped (rotations are hours apart in practice);
-//!   - the same file, shorter than the read offset (logrotate `copytruncate`):
-//!     reading restarts at offset 0. **Copytruncate has an inherent race**: lines
-//!     written between logrotate's copy and its truncation are in neither the copy
-//!     we read nor the truncated file, and if the writer appends more than the old
-//!     offset before the follower polls again the truncation is not seen at all and
-//!     the start of the new content is skipped. Prefer rename rotation;
+//!   - the same file, shorter than the read offset (logrotate `copytruncate`): what
+//!     was written after our last read and before logrotate's copy is only in the
+//!     copy, so the newest file matching [`FollowOptions::rotated_copies`]
+//!     (`<path>.1`, `<path>-*`) whose bytes before our offset are the ones we read
+//!     last is read from our offset to its end; then the truncated file is read from 0.
+//!     No copy found is counted (`_log_truncations_unrecovered_total`). What remains
+//!     inherent: lines written between logrotate's copy and its truncate are in
+//!     neither file; a copy compressed before we look (`compress` without
+//!     `delaycompress`) cannot be read; and a writer that appends more than the old
+//!     offset before the next poll hides the truncation. Prefer rename rotation;
 //!   - nothing (deleted, or renamed with no new file yet): the open descriptor keeps
 //!     being drained (a writer may still append to it) until a new file appears.
-//! - **FIFO** ([`Source::Fifo`]): opened read-write, so a reader always exists: a
-//!   writer opening with `O_NONBLOCK` (ProFTPd) never fails with `ENXIO`, and there
-//!   is no reopen window when a writer closes. The FIFO must already exist (created
-//!   with `mkfifo`); a missing path is waited for.
+//! - **FIFO** ([`Source::Fifo`]): opened read-write when the exporter may write to it,
+//!   so a reader always exists: a writer opening with `O_NONBLOCK` (ProFTPd) never
+//!   fails with `ENXIO`, and there is no reopen window when a writer closes. Without
+//!   write permission it is opened read-only (then such a writer can fail while no
+//!   reader is there: give the exporter write permission). Reads do not block: while
+//!   the FIFO is empty the follower looks at the path every poll, and when the path
+//!   names another FIFO (deleted and created again) it drains the old one and opens
+//!   the new. The FIFO must already exist (created with `mkfifo`); a missing path is
+//!   waited for.
 //! - **Stdin** ([`Source::Stdin`]): read to end of file.
 //! - **Syslog** ([`Source::SyslogUdp`], [`Source::SyslogUnix`]): each datagram is a
 //!   message; `\n`-separated parts are separate lines, trailing `\0` is removed, and
