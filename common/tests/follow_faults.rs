@@ -8,10 +8,11 @@ use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::follow::{FollowMetrics, FollowOptions, Source, spawn};
 use common::testing::{CountLines, recognise_all, wait_until};
+use e2e_tests::fake::{mkfifo, write_fifo};
 
 const DEADLINE: Duration = Duration::from_secs(30);
 
@@ -111,43 +112,11 @@ fn a_truncation_without_a_copy_is_counted() {
     assert!(h.stop());
 }
 
-fn mkfifo(path: &Path) {
-    let st = std::process::Command::new("mkfifo")
-        .arg(path)
-        .status()
-        .unwrap();
-    assert!(st.success());
-}
-
-/// Writes like ProFTPd and syslog daemons do: a non-blocking open, which fails (ENXIO)
-/// while no reader has the FIFO open. Retried until the deadline, so a follower that never
-/// reopens fails the test instead of hanging it.
-fn write_fifo(path: &Path, text: &str) {
-    use std::os::unix::fs::OpenOptionsExt;
-    let end = Instant::now() + DEADLINE;
-    loop {
-        match OpenOptions::new()
-            .write(true)
-            .custom_flags(libc::O_NONBLOCK)
-            .open(path)
-        {
-            Ok(mut f) => {
-                f.write_all(text.as_bytes()).unwrap();
-                return;
-            }
-            Err(e) => {
-                assert!(Instant::now() < end, "no reader on {}: {e}", path.display());
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
-    }
-}
-
 #[test]
 fn a_fifo_deleted_and_created_again_is_reopened() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("postfix.pipe");
-    mkfifo(&path);
+    mkfifo(&path).unwrap();
     let count = Arc::new(CountLines::new(recognise_all));
     let metrics = FollowMetrics::new("t", "daemon").source("pipe");
     let opts = FollowOptions {
@@ -162,12 +131,12 @@ fn a_fifo_deleted_and_created_again_is_reopened() {
     )
     .unwrap();
     assert!(wait_until(DEADLINE, || metrics.source_up() == 1));
-    write_fifo(&path, "a\nb\n");
+    write_fifo(&path, "a\nb\n", DEADLINE).unwrap();
     assert!(wait_until(DEADLINE, || count.count() == 2));
     std::fs::remove_file(&path).unwrap();
-    mkfifo(&path);
+    mkfifo(&path).unwrap();
     // The new FIFO has a reader only if the follower reopened it.
-    write_fifo(&path, "c\nd\ne\n");
+    write_fifo(&path, "c\nd\ne\n", DEADLINE).unwrap();
     assert!(
         wait_until(DEADLINE, || count.count() == 5),
         "{}",

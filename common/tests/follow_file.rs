@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use common::follow::{FollowHandle, FollowMetrics, FollowOptions, Source, SourceMetrics, spawn};
 use common::testing::{CollectLines, recognise_log_prefix};
+use e2e_tests::fake::mkfifo;
 
 /// Keeps the lines, and reports foreign text as unsupported the way an exporter's handler does.
 fn collect() -> CollectLines {
@@ -352,19 +353,11 @@ fn deleted_file_is_drained_then_the_new_one_followed() {
     assert!(h.stop());
 }
 
-fn mkfifo(path: &Path) {
-    let st = std::process::Command::new("mkfifo")
-        .arg(path)
-        .status()
-        .unwrap();
-    assert!(st.success());
-}
-
 #[test]
 fn fifo_survives_writers_coming_and_going() {
     let dir = tempfile::tempdir().unwrap();
     let path: PathBuf = dir.path().join("maillog.fifo");
-    mkfifo(&path);
+    mkfifo(&path).unwrap();
     let (c, m, h) = start(Source::Fifo(path.clone()));
     for round in 0..3 {
         // A blocking open for writing succeeds only once the follower holds the FIFO.
@@ -412,7 +405,7 @@ fn fifo_created_after_start() {
     let path = dir.path().join("late.fifo");
     let (c, m, h) = start(Source::Fifo(path.clone()));
     assert_eq!(m.source_up(), 0);
-    mkfifo(&path);
+    mkfifo(&path).unwrap();
     let mut w = OpenOptions::new().write(true).open(&path).unwrap();
     writeln!(w, "{LINE2}").unwrap();
     drop(w);

@@ -118,6 +118,13 @@ fn parse_line(line: &str) -> Option<ExpoSample> {
     })
 }
 
+/// The value of the first sample called `name` whose labels include every `want` pair.
+pub fn value(all: &[ExpoSample], name: &str, want: &[(&str, &str)]) -> Option<f64> {
+    all.iter()
+        .find(|s| s.name == name && want.iter().all(|(k, v)| s.label(k) == *v))
+        .map(|s| s.value)
+}
+
 /// Sum of the samples called `name` whose labels include every `want` pair (0 when none).
 pub fn sum(all: &[ExpoSample], name: &str, want: &[(&str, &str)]) -> f64 {
     all.iter()

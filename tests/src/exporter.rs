@@ -159,6 +159,24 @@ pub fn collector_off_flags(help: &str) -> Vec<String> {
     flags
 }
 
+/// Runs workspace binary `bin` once with `args`, `stdin` as its standard input, and
+/// returns its output (for subcommands such as `print` and for start-up errors).
+pub fn run_binary(bin: &str, args: &[&str], stdin: &[u8]) -> Result<std::process::Output> {
+    use std::io::Write;
+    let mut child = Command::new(exporter_binary(bin)?)
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .with_context(|| format!("running {bin}"))?;
+    if let Some(mut si) = child.stdin.take() {
+        // A binary that exits before reading all its input is not an error here.
+        let _ = si.write_all(stdin);
+    }
+    Ok(child.wait_with_output()?)
+}
+
 /// A running exporter on a free loopback port.
 #[derive(Debug)]
 pub struct Exporter {

@@ -119,3 +119,32 @@ impl Drop for FakeShowq {
         let _ = std::net::TcpStream::connect(("127.0.0.1", self.port));
     }
 }
+
+/// Creates a FIFO at `path` with `mkfifo(1)` (std has no mkfifo, and `unsafe` is forbidden).
+pub fn mkfifo(path: &std::path::Path) -> Result<()> {
+    let st = std::process::Command::new("mkfifo").arg(path).status()?;
+    anyhow::ensure!(st.success(), "mkfifo {} failed", path.display());
+    Ok(())
+}
+
+/// Writes to a FIFO as ProFTPd and syslog daemons do: a non-blocking open, which fails
+/// (ENXIO) while no reader has the FIFO open. Retried until `limit`, so a follower that is
+/// not reading makes the caller fail instead of hang.
+pub fn write_fifo(path: &std::path::Path, text: &str, limit: Duration) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let end = std::time::Instant::now() + limit;
+    loop {
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(path)
+        {
+            Ok(mut f) => return Ok(f.write_all(text.as_bytes())?),
+            Err(e) if std::time::Instant::now() < end => {
+                let _ = e;
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => anyhow::bail!("no reader on {}: {e}", path.display()),
+        }
+    }
+}

@@ -51,3 +51,21 @@ pub fn temp_dir(prefix: &str) -> anyhow::Result<tempfile::TempDir> {
         .tempdir()?;
     Ok(dir)
 }
+
+/// Polls `ok` every 20 ms until it is true and returns how long that took; panics naming
+/// `what` after `limit`. For tests, where a timeout is a failure.
+#[allow(clippy::panic)]
+pub fn wait_for(
+    what: &str,
+    limit: std::time::Duration,
+    mut ok: impl FnMut() -> bool,
+) -> std::time::Duration {
+    let start = std::time::Instant::now();
+    while !ok() {
+        if start.elapsed() >= limit {
+            panic!("timed out after {limit:?} waiting for {what}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    start.elapsed()
+}

@@ -10,15 +10,17 @@
 use std::io::Write;
 use std::net::UdpSocket;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use base64::Engine;
-use e2e_tests::expo::{ExpoSample, samples};
+use e2e_tests::expo::{ExpoSample, samples, value};
+use e2e_tests::exporter::run_binary;
 use e2e_tests::http::{HttpResponse, request};
-use e2e_tests::{ACCEPT_TEXT, Exporter, exporter_binary, free_port, temp_dir};
+use e2e_tests::{ACCEPT_TEXT, Exporter, exporter_binary, free_port, temp_dir, wait_for};
 
 const BIN: &str = "postfix-exporter";
+const LIMIT: Duration = Duration::from_secs(15);
 
 fn basic(user: &str, pass: &str) -> String {
     let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
@@ -45,24 +47,10 @@ fn post_as(e: &Exporter, path: &str, auth: (&str, &str)) -> HttpResponse {
     .unwrap()
 }
 
-fn value(s: &[ExpoSample], name: &str, want: &[(&str, &str)]) -> Option<f64> {
-    s.iter()
-        .find(|x| x.name == name && want.iter().all(|(k, v)| x.label(k) == *v))
-        .map(|x| x.value)
-}
-
 fn scrape(e: &Exporter, auth: Option<(&str, &str)>) -> Vec<ExpoSample> {
     let r = get_as(e, "/metrics", auth);
     assert_eq!(r.status, 200, "{}", r.text());
     samples(&r.text())
-}
-
-fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while !ok() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 fn web_config(users: &[(&str, &str)]) -> String {
@@ -115,7 +103,7 @@ fn reload_swaps_the_web_config_and_refuses_a_broken_one() {
     std::fs::write(&web, web_config(&[("prom", "second-secret")])).unwrap();
     std::thread::sleep(Duration::from_millis(1100));
     hup(e.pid());
-    wait_for("the new password", || {
+    wait_for("the new password", LIMIT, || {
         get_as(&e, "/metrics", Some(two)).status == 200
     });
     assert_eq!(get_as(&e, "/metrics", Some(one)).status, 401);
@@ -160,7 +148,7 @@ fn reload_swaps_the_web_config_and_refuses_a_broken_one() {
     hup(e.pid());
     let mut e = e;
     let log_has = |e: &mut Exporter, what: &str| e.daemon().log().contains(what);
-    wait_for("the SIGHUP reload error in the log", || {
+    wait_for("the SIGHUP reload error in the log", LIMIT, || {
         log_has(&mut e, "configuration reload failed")
     });
     // Reload is POST only; without credentials it is refused like every protected path.
@@ -228,7 +216,7 @@ fn reload_swaps_the_reject_rules() {
         e2e_tests::expo::sum(&s, "postfix_smtpd_rejects_total", &[("reason", reason)])
     };
     append(&log, &reject_line("house rule one"));
-    wait_for("the first reject", || rejects("house_rule") == 1.0);
+    wait_for("the first reject", LIMIT, || rejects("house_rule") == 1.0);
     // New rules by POST /-/reload: lines read from then on get the new class.
     std::fs::write(
         &rules,
@@ -238,7 +226,9 @@ fn reload_swaps_the_reject_rules() {
     let r = request("POST", &format!("{}/-/reload", e.url()), &[], &[]).unwrap();
     assert_eq!(r.status, 200, "{}", r.text());
     append(&log, &reject_line("house rule two"));
-    wait_for("the second reject", || rejects("new_house_rule") == 1.0);
+    wait_for("the second reject", LIMIT, || {
+        rejects("new_house_rule") == 1.0
+    });
     assert_eq!(rejects("house_rule"), 1.0, "counted lines are kept");
     // A rules file with a bad regex is refused with file, line and key; the rules stay.
     std::fs::write(
@@ -251,7 +241,9 @@ fn reload_swaps_the_reject_rules() {
     let body = r.text();
     assert!(body.contains("rules.yml:3: rules[0].match"), "{body}");
     append(&log, &reject_line("house rule two"));
-    wait_for("the third reject", || rejects("new_house_rule") == 2.0);
+    wait_for("the third reject", LIMIT, || {
+        rejects("new_house_rule") == 2.0
+    });
     let s = scrape(&e, None);
     assert_eq!(
         value(&s, "postfix_config_last_reload_successful", &[]),
@@ -295,7 +287,7 @@ fn two_log_sources_feed_one_exporter() {
         sock.send_to(format!("<22>{connect}").as_bytes(), ("127.0.0.1", port))
             .unwrap();
     }
-    wait_for("five lines from two sources", || {
+    wait_for("five lines from two sources", LIMIT, || {
         let s = scrape(&e, None);
         value(&s, "postfix_smtpd_connects_total", &[]) == Some(5.0)
     });
@@ -351,7 +343,9 @@ fn log_collector_success_follows_its_input() {
     };
     assert_eq!(success(), Some(0.0), "the file does not exist yet");
     std::fs::write(&log, "").unwrap();
-    wait_for("the log collector to succeed", || success() == Some(1.0));
+    wait_for("the log collector to succeed", LIMIT, || {
+        success() == Some(1.0)
+    });
     // --no-collector.log really removes it.
     let off = Exporter::start(BIN, &["--no-collector.queue", "--no-collector.log"]).unwrap();
     let s = scrape(&off, None);
@@ -402,7 +396,7 @@ fn a_directory_as_log_file_is_a_clear_error_not_a_flood() {
 #[test]
 fn every_collector_off_is_a_startup_warning() {
     let mut e = Exporter::start(BIN, &["--no-collector.queue", "--no-collector.log"]).unwrap();
-    wait_for("the warning", || {
+    wait_for("the warning", LIMIT, || {
         e.daemon().log().contains("every collector is disabled")
     });
     let s = scrape(&e, None);
@@ -421,7 +415,7 @@ fn ready_waits_for_a_queue_collection_that_succeeded() {
         ],
     )
     .unwrap();
-    wait_for("the first failed walk", || {
+    wait_for("the first failed walk", LIMIT, || {
         e.daemon().log().contains("background collection failed")
     });
     let r = get_as(&e, "/-/ready", None);
@@ -450,16 +444,9 @@ fn version_names_revision_and_compiler() {
 }
 
 fn print(args: &[&str], stdin: &[u8]) -> (bool, String, String) {
-    let mut child = Command::new(exporter_binary(BIN).unwrap())
-        .arg("print")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(stdin).unwrap();
-    let out = child.wait_with_output().unwrap();
+    let mut all = vec!["print"];
+    all.extend_from_slice(args);
+    let out = run_binary(BIN, &all, stdin).unwrap();
     (
         out.status.success(),
         String::from_utf8_lossy(&out.stdout).into_owned(),

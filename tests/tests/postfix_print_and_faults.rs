@@ -5,12 +5,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use e2e_tests::expo::{ExpoSample, samples};
+use e2e_tests::expo::{ExpoSample, samples, value};
+use e2e_tests::exporter::run_binary;
 use e2e_tests::fake::{Behaviour, FakeShowq};
 use e2e_tests::{ACCEPT_TEXT, Exporter, exporter_binary, workspace_root};
 
@@ -20,29 +20,10 @@ fn fixture(rel: &str) -> PathBuf {
         .join(rel)
 }
 
-fn value(s: &[ExpoSample], name: &str, want: &[(&str, &str)]) -> Option<f64> {
-    s.iter()
-        .find(|x| x.name == name && want.iter().all(|(k, v)| x.label(k) == *v))
-        .map(|x| x.value)
-}
-
 fn print(args: &[&str], stdin: Option<&[u8]>) -> Vec<ExpoSample> {
-    let bin = exporter_binary("postfix-exporter").unwrap();
-    let mut child = Command::new(bin)
-        .arg("print")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    {
-        let mut si = child.stdin.take().unwrap();
-        if let Some(b) = stdin {
-            si.write_all(b).unwrap();
-        }
-    }
-    let out = child.wait_with_output().unwrap();
+    let mut all = vec!["print"];
+    all.extend_from_slice(args);
+    let out = run_binary("postfix-exporter", &all, stdin.unwrap_or_default()).unwrap();
     assert!(
         out.status.success(),
         "{}",

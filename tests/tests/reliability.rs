@@ -9,14 +9,14 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use e2e_tests::expo::{ExpoSample, samples};
-use e2e_tests::fake::{Behaviour, FakeShowq};
+use e2e_tests::expo::{ExpoSample, samples, value};
+use e2e_tests::fake::{Behaviour, FakeShowq, mkfifo, write_fifo};
 use e2e_tests::http::request;
-use e2e_tests::{ACCEPT_TEXT, Exporter, exporter_binary, temp_dir, workspace_root};
+use e2e_tests::{ACCEPT_TEXT, Exporter, exporter_binary, temp_dir, wait_for, workspace_root};
 
 const BIN: &str = "postfix-exporter";
 
@@ -28,26 +28,8 @@ fn good_stream() -> Vec<u8> {
     .unwrap()
 }
 
-fn value(s: &[ExpoSample], name: &str, want: &[(&str, &str)]) -> Option<f64> {
-    s.iter()
-        .find(|x| x.name == name && want.iter().all(|(k, v)| x.label(k) == *v))
-        .map(|x| x.value)
-}
-
 fn scrape(e: &Exporter) -> Vec<ExpoSample> {
     samples(&e.scrape(ACCEPT_TEXT).unwrap().text())
-}
-
-fn wait_for(what: &str, limit: Duration, mut ok: impl FnMut() -> bool) -> Duration {
-    let start = Instant::now();
-    while !ok() {
-        assert!(
-            start.elapsed() < limit,
-            "timed out after {limit:?} waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    start.elapsed()
 }
 
 fn queue_exporter(showq: &FakeShowq, extra: &[&str]) -> Exporter {
@@ -284,35 +266,13 @@ fn idle_and_half_sent_connections_are_closed_and_capped() {
     assert_eq!(f[3], f[4], "soft == hard: {line}");
 }
 
-fn mkfifo(path: &Path) {
-    assert!(Command::new("mkfifo").arg(path).status().unwrap().success());
-}
-
-fn write_fifo_nonblocking(path: &Path, text: &str) {
-    use std::os::unix::fs::OpenOptionsExt;
-    let end = Instant::now() + Duration::from_secs(10);
-    loop {
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .custom_flags(libc::O_NONBLOCK)
-            .open(path)
-        {
-            Ok(mut f) => return f.write_all(text.as_bytes()).unwrap(),
-            Err(e) => {
-                assert!(Instant::now() < end, "no reader on the FIFO: {e}");
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
-    }
-}
-
 const CONNECT: &str = "Nov 23 15:04:52 mx postfix/smtpd[1234]: connect from unknown[192.0.2.1]\n";
 
 #[test]
 fn a_fifo_deleted_and_created_again_keeps_feeding_the_counters() {
     let dir = temp_dir("fifo-").unwrap();
     let fifo = dir.path().join("postfix.pipe");
-    mkfifo(&fifo);
+    mkfifo(&fifo).unwrap();
     let e = Exporter::start(
         BIN,
         &[
@@ -323,13 +283,13 @@ fn a_fifo_deleted_and_created_again_keeps_feeding_the_counters() {
     )
     .unwrap();
     let connects = || value(&scrape(&e), "postfix_smtpd_connects_total", &[]);
-    write_fifo_nonblocking(&fifo, CONNECT);
+    write_fifo(&fifo, CONNECT, Duration::from_secs(10)).unwrap();
     wait_for("the first line", Duration::from_secs(10), || {
         connects() == Some(1.0)
     });
     std::fs::remove_file(&fifo).unwrap();
-    mkfifo(&fifo);
-    write_fifo_nonblocking(&fifo, &CONNECT.repeat(2));
+    mkfifo(&fifo).unwrap();
+    write_fifo(&fifo, &CONNECT.repeat(2), Duration::from_secs(10)).unwrap();
     wait_for(
         "lines through the new FIFO",
         Duration::from_secs(10),
