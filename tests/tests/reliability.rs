@@ -439,3 +439,64 @@ fn failed_logins_are_counted_and_logged_without_the_password_and_rate_limit_hold
     let r = request("GET", &format!("{}/-/healthy", e.url()), &[], &[]).unwrap();
     assert_eq!(r.status, 200);
 }
+
+/// After a completed TLS handshake, a client that sends nothing is closed by the
+/// header-read timeout too (the TLS handshake itself is bounded at 10 s by the acceptor).
+#[test]
+fn a_silent_client_after_the_tls_handshake_is_closed() {
+    let pki = e2e_tests::pki::Pki::new().unwrap();
+    let web = pki
+        .write(
+            "web.yml",
+            "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n",
+        )
+        .unwrap();
+    let port = e2e_tests::free_port();
+    let dir = temp_dir("tls-idle-").unwrap();
+    let mut cmd = Command::new(exporter_binary(BIN).unwrap());
+    cmd.args([
+        &format!("--web.listen-address=127.0.0.1:{port}"),
+        "--no-collector.queue",
+        "--no-collector.log",
+        "--web.read-header-timeout=1s",
+        &format!("--web.config.file={}", web.display()),
+    ]);
+    let mut d = e2e_tests::Daemon::spawn(BIN, cmd, dir.path()).unwrap();
+    d.wait_tcp(
+        format!("127.0.0.1:{port}").parse().unwrap(),
+        Duration::from_secs(10),
+    )
+    .unwrap();
+    // Python's ssl module is the TLS client at hand; it prints how long the server kept
+    // the silent connection.
+    let script = r#"
+import socket, ssl, sys, time
+ctx = ssl.create_default_context(cafile=sys.argv[2])
+s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", int(sys.argv[1]))), server_hostname="localhost")
+t = time.time()
+s.settimeout(10)
+try:
+    data = s.recv(100)
+except (ssl.SSLError, OSError):
+    data = b""
+print(f"{time.time() - t:.2f} {len(data)}")
+"#;
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            script,
+            &port.to_string(),
+            &pki.path("ca.crt").display().to_string(),
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let secs: f64 = text.split_whitespace().next().unwrap().parse().unwrap();
+    println!("silent client after the TLS handshake closed after {secs:.2} s");
+    assert!((0.5..3.0).contains(&secs), "{text}");
+}
