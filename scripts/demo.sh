@@ -213,7 +213,7 @@ cat <<MSG
 Demo running (state and logs in .demo/):
   exporter metrics   http://127.0.0.1:$EXPORTER_PORT/metrics
   exporter landing   http://127.0.0.1:$EXPORTER_PORT/
-  VictoriaMetrics    http://127.0.0.1:$VM_PORT/vmui  (query: postfix_exporter_build_info)
+  VictoriaMetrics    http://127.0.0.1:$VM_PORT/api/v1/query?query=postfix_exporter_build_info  (Debian's package has no vmui)
   vmagent targets    http://127.0.0.1:$VMAGENT_PORT/targets
   vmalert alerts     ${VMALERT_URL:-(not started)}
   Postfix            smtpd 127.0.0.1:$SMTP_PORT, showq 127.0.0.1:$SHOWQ_PORT, config $PF/etc,
