@@ -25,6 +25,7 @@ bench:
 	./benches/idle-rss.sh
 	./benches/postfix-log.sh
 	./benches/postfix-queue.sh
+	./benches/reliability.sh
 
 fuzz:
 	./scripts/fuzz-smoke.sh
