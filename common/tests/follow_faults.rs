@@ -30,7 +30,7 @@ fn file(path: &Path) -> Source {
 /// interval of lines was lost per rotation (152,600 of 200,000 in the reported run).
 #[test]
 fn copytruncate_rotations_lose_nothing_with_the_default_poll() {
-    const ROTATIONS: usize = 8;
+    const ROTATIONS: usize = 6;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("mail.log");
     std::fs::write(&path, "").unwrap();
@@ -68,8 +68,10 @@ fn copytruncate_rotations_lose_nothing_with_the_default_poll() {
         })
     };
     let copy = dir.path().join("mail.log.1");
+    // Rotations far enough apart that a busy CI machine still looks at the file between
+    // two of them (two rotations within one look are a different, documented limit).
     for _ in 0..ROTATIONS {
-        std::thread::sleep(Duration::from_millis(600));
+        std::thread::sleep(Duration::from_millis(900));
         let _t = turn.lock().unwrap();
         std::fs::copy(&path, &copy).unwrap();
         OpenOptions::new()
@@ -107,8 +109,9 @@ fn a_truncation_without_a_copy_is_counted() {
     std::fs::write(&path, "one\ntwo\n").unwrap();
     assert!(wait_until(DEADLINE, || count.count() == 2));
     std::fs::write(&path, "").unwrap();
-    assert!(wait_until(DEADLINE, || metrics.rotations_total("truncate") == 1));
-    assert_eq!(metrics.truncations_unrecovered_total(), 1);
+    // The truncation is counted before the copy is looked for: wait for both.
+    assert!(wait_until(DEADLINE, || metrics.truncations_unrecovered_total() == 1));
+    assert_eq!(metrics.rotations_total("truncate"), 1);
     assert!(h.stop());
 }
 

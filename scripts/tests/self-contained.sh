@@ -20,6 +20,7 @@ fi
 
 MAX_LINES=800
 while IFS= read -r f; do
+  [ -f "$f" ] || continue  # deleted in the work tree, not yet committed
   n=$(wc -l <"$f")
   if [ "$n" -gt "$MAX_LINES" ]; then
     printf '%s has %s lines (more than %s): split it along the domain\n' "$f" "$n" "$MAX_LINES" >&2

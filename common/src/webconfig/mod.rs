@@ -30,22 +30,21 @@
 //! values are replaced by `"…"` and every message is capped. A user named twice is an
 //! error, not "the last one wins".
 
-use std::collections::{BTreeMap, HashSet};
-use std::hash::{BuildHasher, Hash, Hasher};
-use std::path::{Path, PathBuf};
-use std::str::FromStr;
-use std::sync::{Arc, Mutex, OnceLock};
+mod access;
+mod tls;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::{Context, anyhow, bail};
 use axum::http::{HeaderName, HeaderValue};
-use base64::Engine;
-use rustls::crypto::WebPkiSupportedAlgorithms;
-use rustls::server::WebPkiClientVerifier;
-use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
-use rustls::{DigitallySignedStruct, DistinguishedName, RootCertStore, SignatureScheme};
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
 use serde::Deserialize;
+
+#[cfg(test)]
+use access::ct_eq;
+pub use access::{BasicAuth, Limiter, RateLimit, basic_user};
+use tls::{RawTls, build_tls};
 
 /// A loaded web configuration.
 #[derive(Debug, Default)]
@@ -58,56 +57,6 @@ pub struct WebConfig {
     pub headers: Vec<(HeaderName, HeaderValue)>,
     /// `rate_limit`, when `burst` is above 0.
     pub rate_limit: Option<RateLimit>,
-}
-
-/// The exporter-toolkit's `rate_limit`: `burst` requests at once, one more per `interval`.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct RateLimit {
-    /// Time to earn one more request.
-    pub interval: std::time::Duration,
-    /// Requests that may come at once.
-    pub burst: u32,
-}
-
-/// A token bucket for [`RateLimit`] (one per server, shared by all clients like the
-/// toolkit's).
-#[derive(Debug)]
-pub struct Limiter {
-    limit: RateLimit,
-    state: Mutex<(f64, std::time::Instant)>,
-}
-
-impl Limiter {
-    /// A full bucket.
-    pub fn new(limit: RateLimit) -> Self {
-        Self {
-            limit,
-            state: Mutex::new((f64::from(limit.burst), std::time::Instant::now())),
-        }
-    }
-
-    /// Takes one token; false when the bucket is empty.
-    pub fn allow(&self) -> bool {
-        let mut st = self
-            .state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let now = std::time::Instant::now();
-        let per = self.limit.interval.as_secs_f64();
-        let earned = if per > 0.0 {
-            now.duration_since(st.1).as_secs_f64() / per
-        } else {
-            f64::INFINITY
-        };
-        st.0 = (st.0 + earned).min(f64::from(self.limit.burst));
-        st.1 = now;
-        if st.0 >= 1.0 {
-            st.0 -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
 }
 
 /// Longest error message about the file: a 100 MB value must not become 100 MB of log.
@@ -147,157 +96,6 @@ fn shown(s: &str) -> String {
     format!("{t:?}")
 }
 
-/// Successful verifications kept before the cache is emptied and refilled.
-const AUTH_CACHE_SIZE: usize = 1024;
-
-/// Basic-auth users with bcrypt hashes.
-///
-/// bcrypt is deliberately slow (tens of milliseconds at cost 10), so successful
-/// verifications are cached, keyed by a keyed 128-bit hash of user and password (the
-/// password itself is never stored). Unknown users are still checked against a dummy hash
-/// so the response time does not tell which user names exist.
-pub struct BasicAuth {
-    users: Vec<(String, String)>,
-    cache: Mutex<HashSet<u128>>,
-    keys: (
-        std::collections::hash_map::RandomState,
-        std::collections::hash_map::RandomState,
-    ),
-    dummy: OnceLock<String>,
-    dummy_cost: u32,
-}
-
-impl std::fmt::Debug for BasicAuth {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Hashes stay out of logs and debug output.
-        f.debug_struct("BasicAuth")
-            .field(
-                "users",
-                &self.users.iter().map(|(u, _)| u).collect::<Vec<_>>(),
-            )
-            .finish()
-    }
-}
-
-impl Default for BasicAuth {
-    fn default() -> Self {
-        Self::from_users(Vec::new())
-    }
-}
-
-impl BasicAuth {
-    /// Builds the checker from `(user, bcrypt hash)` pairs; hashes are validated.
-    pub fn new(users: BTreeMap<String, String>) -> anyhow::Result<Self> {
-        let mut list = Vec::with_capacity(users.len());
-        for (user, hash) in users {
-            // bcrypt's error repeats the value, which may be a password typed in by mistake.
-            bcrypt::HashParts::from_str(&hash).map_err(|_| {
-                anyhow!(
-                    "user {}: the value is not a bcrypt hash (like $2y$10$ followed by 53 characters)",
-                    shown(&user)
-                )
-            })?;
-            list.push((user, hash));
-        }
-        Ok(Self::from_users(list))
-    }
-
-    fn from_users(users: Vec<(String, String)>) -> Self {
-        let dummy_cost = users
-            .iter()
-            .filter_map(|(_, h)| bcrypt::HashParts::from_str(h).ok())
-            .map(|p| p.get_cost())
-            .max()
-            .unwrap_or(bcrypt::DEFAULT_COST);
-        Self {
-            users,
-            cache: Mutex::new(HashSet::new()),
-            keys: Default::default(),
-            dummy: OnceLock::new(),
-            dummy_cost,
-        }
-    }
-
-    /// Names of the configured users.
-    pub fn users(&self) -> impl Iterator<Item = &str> {
-        self.users.iter().map(|(u, _)| u.as_str())
-    }
-
-    /// True when the `Authorization` header carries valid credentials.
-    pub fn check(&self, authorization: Option<&str>) -> bool {
-        let Some((user, pass)) = authorization.and_then(parse_basic) else {
-            return false;
-        };
-        // Compare against every user without stopping early, so timing does not reveal
-        // where (or whether) the name matched.
-        let mut found: Option<&str> = None;
-        for (u, h) in &self.users {
-            if ct_eq(u.as_bytes(), &user) {
-                found = Some(h.as_str());
-            }
-        }
-        let key = self.cache_key(&user, &pass);
-        let Some(hash) = found else {
-            let dummy = self.dummy.get_or_init(|| {
-                bcrypt::hash("mail-exporters dummy password", self.dummy_cost).unwrap_or_default()
-            });
-            let _ = bcrypt::verify(&pass, dummy);
-            return false;
-        };
-        if self.cache.lock().map(|c| c.contains(&key)).unwrap_or(false) {
-            return true;
-        }
-        let ok = bcrypt::verify(&pass, hash).unwrap_or(false);
-        if ok && let Ok(mut c) = self.cache.lock() {
-            if c.len() >= AUTH_CACHE_SIZE {
-                c.clear();
-            }
-            c.insert(key);
-        }
-        ok
-    }
-
-    fn cache_key(&self, user: &[u8], pass: &[u8]) -> u128 {
-        let one = |s: &std::collections::hash_map::RandomState| {
-            let mut h = s.build_hasher();
-            user.hash(&mut h);
-            pass.hash(&mut h);
-            h.finish()
-        };
-        (u128::from(one(&self.keys.0)) << 64) | u128::from(one(&self.keys.1))
-    }
-}
-
-/// The user name of a `Basic` authorization header (for logs; never the password).
-pub fn basic_user(header: &str) -> Option<String> {
-    parse_basic(header).map(|(u, _)| String::from_utf8_lossy(&u).into_owned())
-}
-
-/// Splits `Basic base64(user:password)` into its parts.
-fn parse_basic(header: &str) -> Option<(Vec<u8>, Vec<u8>)> {
-    let (scheme, rest) = header.trim().split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return None;
-    }
-    let raw = base64::engine::general_purpose::STANDARD
-        .decode(rest.trim())
-        .ok()?;
-    let colon = raw.iter().position(|b| *b == b':')?;
-    let (user, pass) = raw.split_at(colon);
-    Some((user.to_vec(), pass.get(1..)?.to_vec()))
-}
-
-/// Equality whose running time depends only on the lengths.
-fn ct_eq(a: &[u8], b: &[u8]) -> bool {
-    let mut diff = a.len() ^ b.len();
-    for i in 0..a.len().max(b.len()) {
-        let x = a.get(i).copied().unwrap_or(0);
-        let y = b.get(i).copied().unwrap_or(0);
-        diff |= usize::from(x ^ y);
-    }
-    diff == 0
-}
-
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
@@ -309,24 +107,6 @@ struct RawConfig {
     basic_auth_users: Option<BTreeMap<String, String>>,
     #[serde(default)]
     rate_limit: Option<RawRateLimit>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawTls {
-    cert: Option<String>,
-    key: Option<String>,
-    client_ca: Option<String>,
-    cert_file: Option<PathBuf>,
-    key_file: Option<PathBuf>,
-    client_ca_file: Option<PathBuf>,
-    client_auth_type: Option<ClientAuthType>,
-    client_allowed_sans: Option<Vec<String>>,
-    min_version: Option<TlsVersion>,
-    max_version: Option<TlsVersion>,
-    cipher_suites: Option<Vec<String>>,
-    prefer_server_cipher_suites: Option<bool>,
-    curve_preferences: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -386,23 +166,6 @@ fn reject_duplicate_keys(text: &str) -> anyhow::Result<()> {
         }
         _ => Ok(()),
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-enum ClientAuthType {
-    NoClientCert,
-    RequestClientCert,
-    RequireAnyClientCert,
-    VerifyClientCertIfGiven,
-    RequireAndVerifyClientCert,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
-enum TlsVersion {
-    TLS10,
-    TLS11,
-    TLS12,
-    TLS13,
 }
 
 /// Headers the exporter-toolkit lets an operator set.
@@ -476,210 +239,10 @@ fn parse(text: &str, path: &Path) -> anyhow::Result<WebConfig> {
     Ok(cfg)
 }
 
-/// Reads inline PEM or a file (relative to the config's directory), naming the key on error.
-fn pem_source(
-    inline: Option<String>,
-    file: Option<PathBuf>,
-    base: &Path,
-    inline_key: &str,
-    file_key: &str,
-) -> anyhow::Result<Option<(Vec<u8>, String)>> {
-    match (inline, file) {
-        (Some(_), Some(_)) => bail!("{inline_key} and {file_key} are mutually exclusive"),
-        (Some(s), None) => Ok(Some((s.into_bytes(), format!("inline {inline_key}")))),
-        (None, Some(f)) => {
-            let full = if f.is_absolute() { f } else { base.join(f) };
-            let bytes = std::fs::read(&full)
-                .with_context(|| format!("{file_key}: cannot read {}", full.display()))?;
-            Ok(Some((bytes, format!("{file_key} {}", full.display()))))
-        }
-        (None, None) => Ok(None),
-    }
-}
-
-fn certs(pem: &[u8], what: &str) -> anyhow::Result<Vec<CertificateDer<'static>>> {
-    let certs = CertificateDer::pem_slice_iter(pem)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| anyhow!("{what}: invalid PEM certificate: {e}"))?;
-    if certs.is_empty() {
-        bail!("{what}: no PEM certificate found");
-    }
-    Ok(certs)
-}
-
-fn build_tls(t: RawTls, base: &Path, http2: bool) -> anyhow::Result<rustls::ServerConfig> {
-    if t.client_allowed_sans
-        .as_ref()
-        .is_some_and(|s| !s.is_empty())
-    {
-        bail!(
-            "client_allowed_sans is not supported by this exporter; remove it or terminate TLS in a proxy"
-        );
-    }
-    if t.cipher_suites.as_ref().is_some_and(|s| !s.is_empty()) {
-        tracing::warn!(
-            "web config: cipher_suites is ignored; rustls uses its own safe cipher suites"
-        );
-    }
-    if t.prefer_server_cipher_suites.is_some() {
-        tracing::warn!("web config: prefer_server_cipher_suites is ignored");
-    }
-    if t.curve_preferences.as_ref().is_some_and(|s| !s.is_empty()) {
-        tracing::warn!("web config: curve_preferences is ignored; rustls uses its own safe curves");
-    }
-
-    let (cert_pem, cert_what) = pem_source(t.cert, t.cert_file, base, "cert", "cert_file")?
-        .ok_or_else(|| anyhow!("missing cert_file (or cert)"))?;
-    let (key_pem, key_what) = pem_source(t.key, t.key_file, base, "key", "key_file")?
-        .ok_or_else(|| anyhow!("missing key_file (or key)"))?;
-    let chain = certs(&cert_pem, &cert_what)?;
-    let key = PrivateKeyDer::from_pem_slice(&key_pem)
-        .map_err(|e| anyhow!("{key_what}: no usable PEM private key: {e}"))?;
-
-    let min = t.min_version.unwrap_or(TlsVersion::TLS12);
-    let max = t.max_version.unwrap_or(TlsVersion::TLS13);
-    if max < TlsVersion::TLS12 {
-        bail!("max_version {max:?} is not supported (TLS 1.0 and 1.1 are not implemented)");
-    }
-    if min > max {
-        bail!("min_version {min:?} is above max_version {max:?}");
-    }
-    if min < TlsVersion::TLS12 {
-        tracing::warn!(min_version = ?min, "web config: TLS 1.0/1.1 are not implemented; the minimum is TLS 1.2");
-    }
-    let mut versions: Vec<&'static rustls::SupportedProtocolVersion> = Vec::new();
-    if min <= TlsVersion::TLS12 {
-        versions.push(&rustls::version::TLS12);
-    }
-    if max >= TlsVersion::TLS13 {
-        versions.push(&rustls::version::TLS13);
-    }
-
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = rustls::ServerConfig::builder_with_provider(Arc::clone(&provider))
-        .with_protocol_versions(&versions)
-        .context("protocol versions")?;
-
-    let auth = t.client_auth_type.unwrap_or(ClientAuthType::NoClientCert);
-    let ca = pem_source(
-        t.client_ca,
-        t.client_ca_file,
-        base,
-        "client_ca",
-        "client_ca_file",
-    )?;
-    let builder = match (auth, ca) {
-        (ClientAuthType::NoClientCert, Some(_)) => {
-            bail!(
-                "client_ca_file is set but client_auth_type is NoClientCert; use RequireAndVerifyClientCert"
-            )
-        }
-        (ClientAuthType::NoClientCert, None) => builder.with_no_client_auth(),
-        (ClientAuthType::RequestClientCert | ClientAuthType::RequireAnyClientCert, _) => builder
-            .with_client_cert_verifier(Arc::new(AnyClientCert {
-                mandatory: auth == ClientAuthType::RequireAnyClientCert,
-                algs: provider.signature_verification_algorithms,
-            })),
-        (
-            ClientAuthType::VerifyClientCertIfGiven | ClientAuthType::RequireAndVerifyClientCert,
-            None,
-        ) => {
-            bail!("client_auth_type {auth:?} needs client_ca_file (or client_ca)")
-        }
-        (
-            ClientAuthType::VerifyClientCertIfGiven | ClientAuthType::RequireAndVerifyClientCert,
-            Some((pem, what)),
-        ) => {
-            let mut roots = RootCertStore::empty();
-            for c in certs(&pem, &what)? {
-                roots
-                    .add(c)
-                    .map_err(|e| anyhow!("{what}: unusable CA certificate: {e}"))?;
-            }
-            let vb =
-                WebPkiClientVerifier::builder_with_provider(Arc::new(roots), Arc::clone(&provider));
-            let vb = if auth == ClientAuthType::VerifyClientCertIfGiven {
-                vb.allow_unauthenticated()
-            } else {
-                vb
-            };
-            let verifier = vb.build().map_err(|e| {
-                anyhow!("{what}: cannot build the client certificate verifier: {e}")
-            })?;
-            builder.with_client_cert_verifier(verifier)
-        }
-    };
-    let mut config = builder.with_single_cert(chain, key).map_err(|e| match e {
-        rustls::Error::InconsistentKeys(_) => {
-            anyhow!("{key_what} does not match the certificate in {cert_what}")
-        }
-        other => anyhow!("{cert_what} / {key_what}: {other}"),
-    })?;
-    config.alpn_protocols = if http2 {
-        vec![b"h2".to_vec(), b"http/1.1".to_vec()]
-    } else {
-        vec![b"http/1.1".to_vec()]
-    };
-    Ok(config)
-}
-
-/// `RequestClientCert` / `RequireAnyClientCert`: a client certificate is asked for (or
-/// required) but its chain is not verified, exactly as Go's `crypto/tls` does. The
-/// handshake signature is still checked, so the client holds the key of what it presents.
-#[derive(Debug)]
-struct AnyClientCert {
-    mandatory: bool,
-    algs: WebPkiSupportedAlgorithms,
-}
-
-impl ClientCertVerifier for AnyClientCert {
-    fn offer_client_auth(&self) -> bool {
-        true
-    }
-
-    fn client_auth_mandatory(&self) -> bool {
-        self.mandatory
-    }
-
-    fn root_hint_subjects(&self) -> &[DistinguishedName] {
-        &[]
-    }
-
-    fn verify_client_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _now: UnixTime,
-    ) -> Result<ClientCertVerified, rustls::Error> {
-        Ok(ClientCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algs)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algs)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.algs.supported_schemes()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine;
 
     fn header(user: &str, pass: &str) -> String {
         format!(
