@@ -110,7 +110,9 @@ fn a_truncation_without_a_copy_is_counted() {
     assert!(wait_until(DEADLINE, || count.count() == 2));
     std::fs::write(&path, "").unwrap();
     // The truncation is counted before the copy is looked for: wait for both.
-    assert!(wait_until(DEADLINE, || metrics.truncations_unrecovered_total() == 1));
+    assert!(wait_until(DEADLINE, || metrics
+        .truncations_unrecovered_total()
+        == 1));
     assert_eq!(metrics.rotations_total("truncate"), 1);
     assert!(h.stop());
 }

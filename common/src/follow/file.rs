@@ -309,11 +309,12 @@ pub(super) fn run(path: &Path, from_beginning: bool, copies: &[String], mut ctx:
                 continue;
             }
             Ok(PathState::Replaced(new)) => {
+                // Counted first, so whoever sees the old file's last lines sees the rotation.
+                ctx.metrics().rotated("rename");
                 // Lines appended between our last read and the look belong to the old file.
                 drain(o, &mut buf, &mut ctx, &shown);
                 ctx.reader.finish_stream();
                 tracing::info!(path = %shown, "log file rotated, reading the new file from the beginning");
-                ctx.metrics().rotated("rename");
                 cur = Some(new);
                 continue;
             }
