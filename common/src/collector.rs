@@ -154,11 +154,6 @@ impl Setup {
         self.info.namespace
     }
 
-    /// The name of the collector being built.
-    pub fn collector(&self) -> &'static str {
-        self.current
-    }
-
     /// The long-lived registry, for metrics updated outside scrapes (log counters).
     pub fn registry(&mut self) -> &mut Registry {
         self.runner.registry_mut()
@@ -214,9 +209,9 @@ impl Setup {
                 fm
             }
         };
+        // Every source started so far has a follower, this collector's included.
         anyhow::ensure!(
-            !self.sources.iter().any(|s| s.name() == name)
-                && !self.followers.iter().any(|f| f.name() == name),
+            !self.followers.iter().any(|f| f.name() == name),
             "log source {name} is given twice"
         );
         let metrics = fm.source(name);

@@ -23,7 +23,8 @@ pub fn encode(registries: &[&Registry]) -> String {
     let _ = encode_eof(&mut out);
     // prometheus-client writes infinities as `inf`; the OpenMetrics grammar (and the
     // text format) spell them `+Inf` / `-Inf`.
-    if out.contains(" inf\n") || out.contains(" -inf\n") {
+    // One scan in the common case of no infinity at all.
+    if out.contains("inf\n") {
         out = out
             .replace(" inf\n", " +Inf\n")
             .replace(" -inf\n", " -Inf\n");

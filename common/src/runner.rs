@@ -104,8 +104,6 @@ pub struct Status {
     pub ok: bool,
     /// A previous snapshot is served although the last refresh failed (or is overdue).
     pub stale: bool,
-    /// At least one refresh has finished (successfully or not).
-    pub attempted: bool,
     /// When the served snapshot was taken.
     pub last_success: Option<SystemTime>,
     /// Duration of the last finished refresh, in seconds.
@@ -118,7 +116,6 @@ pub struct Status {
 struct BgState {
     snapshot: Option<Arc<MetricSet>>,
     last_ok: bool,
-    attempted: bool,
     last_success: Option<SystemTime>,
     last_duration: f64,
     last_error: Option<String>,
@@ -200,7 +197,6 @@ impl Background {
         {
             let mut st = self.lock();
             st.running_since = None;
-            st.attempted = true;
             st.last_duration = elapsed;
             let had_snapshot = st.snapshot.is_some();
             let serving = if had_snapshot {
@@ -262,7 +258,6 @@ impl Background {
         Status {
             ok,
             stale: !ok && st.snapshot.is_some(),
-            attempted: st.attempted,
             last_success: st.last_success,
             last_duration: st.last_duration,
             last_error: if overdue && st.last_error.is_none() {

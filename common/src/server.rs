@@ -37,7 +37,6 @@ type Headers = Arc<Vec<(HeaderName, HeaderValue)>>;
 /// restart).
 #[derive(Default)]
 struct WebRuntime {
-    path: Option<PathBuf>,
     auth: RwLock<Option<Arc<BasicAuth>>>,
     headers: RwLock<Headers>,
     limiter: RwLock<Option<Arc<Limiter>>>,
@@ -57,13 +56,6 @@ impl WebRuntime {
 
     fn headers(&self) -> Headers {
         Arc::clone(&self.headers.read().unwrap_or_else(PoisonError::into_inner))
-    }
-
-    fn describe(&self) -> String {
-        match &self.path {
-            Some(p) => format!("web config {}", p.display()),
-            None => "web config".into(),
-        }
     }
 
     fn set(&self, cfg: WebConfig) {
@@ -239,15 +231,17 @@ impl Server {
         };
         let rustls = cfg.tls.clone().map(RustlsConfig::from_config);
         let rt = Arc::new(WebRuntime {
-            path: web.config_file.clone(),
             tls: rustls.clone(),
             http: self.runner.http_metrics().clone(),
             ..Default::default()
         });
         rt.set(cfg);
         self.web = Arc::clone(&rt);
-        if web.config_file.is_some() {
-            self.reloader.add(Arc::new(WebReload(rt)));
+        if let Some(path) = &web.config_file {
+            self.reloader.add(Arc::new(WebReload {
+                path: path.clone(),
+                web: rt,
+            }));
         }
         crate::connlimit::raise_nofile_limit();
         let listeners = bind_all(&web.listen_addresses)?;
@@ -271,24 +265,26 @@ impl Server {
     }
 }
 
-/// The web config's reload hook (a newtype so the runtime stays private).
-struct WebReload(Arc<WebRuntime>);
+/// The web config file's reload hook (it owns an `Arc`, which the commit closure needs).
+struct WebReload {
+    path: PathBuf,
+    web: Arc<WebRuntime>,
+}
 
 impl Reloadable for WebReload {
     fn describe(&self) -> String {
-        self.0.describe()
+        format!("web config {}", self.path.display())
     }
 
     fn prepare(&self) -> anyhow::Result<Commit> {
-        let path = self.0.path.clone().context("no web config file")?;
-        let cfg = crate::webconfig::load(&path)?;
+        let cfg = crate::webconfig::load(&self.path)?;
         anyhow::ensure!(
-            cfg.tls.is_some() == self.0.tls.is_some(),
+            cfg.tls.is_some() == self.web.tls.is_some(),
             "web config {}: switching TLS {} needs a restart",
-            path.display(),
+            self.path.display(),
             if cfg.tls.is_some() { "on" } else { "off" }
         );
-        let rt = Arc::clone(&self.0);
+        let rt = Arc::clone(&self.web);
         Ok(Box::new(move || {
             if let (Some(h), Some(t)) = (&rt.tls, cfg.tls.clone()) {
                 h.reload_from_config(t);

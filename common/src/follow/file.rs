@@ -159,10 +159,10 @@ fn recover_from_copy(
 ) -> bool {
     let want = cur.tail.as_slice();
     for cand in copy_candidates(path, patterns) {
-        let Ok(mut f) = File::open(&cand) else {
+        let Ok(mut copy) = open(&cand) else {
             continue;
         };
-        let Ok(len) = f.metadata().map(|m| m.len()) else {
+        let Ok(len) = copy.file.metadata().map(|m| m.len()) else {
             continue;
         };
         if len < cur.offset {
@@ -170,32 +170,27 @@ fn recover_from_copy(
         }
         let start = cur.offset - want.len() as u64;
         let mut have = vec![0u8; want.len()];
-        if f.seek(SeekFrom::Start(start)).is_err() || f.read_exact(&mut have).is_err() {
+        if copy.file.seek(SeekFrom::Start(start)).is_err()
+            || copy.file.read_exact(&mut have).is_err()
+        {
             continue;
         }
         if have != want {
             continue;
         }
-        let mut got = 0u64;
-        loop {
-            match f.read(buf) {
-                Ok(0) => break,
-                Ok(n) => {
-                    got += n as u64;
-                    ctx.reader.feed(buf.get(..n).unwrap_or_default());
-                }
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => {
-                    ctx.metrics().read_errors.inc();
-                    tracing::warn!(path = %cand.display(), error = %e, "error reading the rotated copy");
-                    break;
-                }
-            }
-        }
-        tracing::info!(path = %shown, copy = %cand.display(), bytes = got, "read the rest of the truncated log from its rotated copy");
+        copy.offset = cur.offset;
+        let shown_copy = cand.display().to_string();
+        drain(&mut copy, buf, ctx, &shown_copy);
+        let got = copy.offset - cur.offset;
+        tracing::info!(path = %shown, copy = %shown_copy, bytes = got, "read the rest of the truncated log from its rotated copy");
         return true;
     }
     false
+}
+
+/// The next wait while a path keeps failing: doubled, at most [`MAX_BACKOFF`].
+fn next_backoff(backoff: Duration, poll: Duration) -> Duration {
+    (backoff * 2).min(MAX_BACKOFF.max(poll))
 }
 
 pub(super) fn run(path: &Path, from_beginning: bool, copies: &[String], mut ctx: Ctx) {
@@ -267,7 +262,7 @@ pub(super) fn run(path: &Path, from_beginning: bool, copies: &[String], mut ctx:
                         tracing::warn!(path = %shown, error = %e, "cannot open log file, will retry with backoff");
                         open_failing = true;
                     }
-                    backoff = (backoff * 2).min(MAX_BACKOFF.max(ctx.poll));
+                    backoff = next_backoff(backoff, ctx.poll);
                 }
             }
             if ctx.shared.sleep(backoff) {
@@ -276,7 +271,7 @@ pub(super) fn run(path: &Path, from_beginning: bool, copies: &[String], mut ctx:
             continue;
         };
         if !drain(o, &mut buf, &mut ctx, &shown) {
-            backoff = (backoff * 2).min(MAX_BACKOFF.max(ctx.poll));
+            backoff = next_backoff(backoff, ctx.poll);
             if ctx.shared.sleep(backoff) {
                 break;
             }

@@ -458,18 +458,12 @@ pub struct FollowHandle {
     thread: Option<JoinHandle<()>>,
     source: Source,
     local_addr: Option<SocketAddr>,
-    metrics: SourceMetrics,
 }
 
 impl FollowHandle {
     /// The source's name (its `source` label value).
     pub fn name(&self) -> &str {
         &self.name
-    }
-
-    /// The source's metrics.
-    pub fn metrics(&self) -> &SourceMetrics {
-        &self.metrics
     }
 
     /// Whether the follower is in place: the file opened (and positioned) or found
@@ -556,7 +550,6 @@ pub fn spawn(
 ) -> std::io::Result<FollowHandle> {
     let shared = Arc::new(Shared::default());
     let name = metrics.name().to_string();
-    let kept = metrics.clone();
     let reader = LineReader::new(handler, metrics, opts.max_line_bytes, opts.log_unsupported);
     let poll = opts.poll_interval.max(Duration::from_millis(1));
     let ctx = Ctx {
@@ -615,7 +608,6 @@ pub fn spawn(
     };
     Ok(FollowHandle {
         name,
-        metrics: kept,
         shared,
         thread: Some(thread),
         source,
