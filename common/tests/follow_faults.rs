@@ -10,7 +10,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::follow::{FollowMetrics, FollowOptions, Source, spawn};
+use common::follow::{FollowHandle, FollowMetrics, FollowOptions, Source, SourceMetrics, spawn};
 use common::testing::{CountLines, recognise_all, wait_until};
 use e2e_tests::fake::{mkfifo, write_fifo};
 
@@ -21,6 +21,19 @@ fn file(path: &Path) -> Source {
         path: path.to_path_buf(),
         from_beginning: false,
     }
+}
+
+/// Follows `source`, looking again every `poll`, and counts every line.
+fn follow(source: Source, poll: Duration) -> (Arc<CountLines>, SourceMetrics, FollowHandle) {
+    let count = Arc::new(CountLines::new(recognise_all));
+    let metrics = FollowMetrics::new("t", "daemon").source("test");
+    let opts = FollowOptions {
+        poll_interval: poll,
+        ..FollowOptions::default()
+    };
+    let h = spawn(source, count.clone(), metrics.clone(), opts).unwrap();
+    assert!(h.wait_started(DEADLINE));
+    (count, metrics, h)
 }
 
 /// The reported case at test size: rotations by copytruncate while a writer appends at a
@@ -34,16 +47,7 @@ fn copytruncate_rotations_lose_nothing_with_the_default_poll() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("mail.log");
     std::fs::write(&path, "").unwrap();
-    let count = Arc::new(CountLines::new(recognise_all));
-    let metrics = FollowMetrics::new("t", "daemon").source("mail");
-    let h = spawn(
-        file(&path),
-        count.clone(),
-        metrics.clone(),
-        FollowOptions::default(),
-    )
-    .unwrap();
-    assert!(h.wait_started(DEADLINE));
+    let (count, metrics, h) = follow(file(&path), FollowOptions::default().poll_interval);
     // The writer and "logrotate" take turns on this lock, so no line falls between the
     // copy and the truncate.
     let turn = Arc::new(Mutex::new(()));
@@ -98,14 +102,7 @@ fn a_truncation_without_a_copy_is_counted() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("mail.log");
     std::fs::write(&path, "").unwrap();
-    let count = Arc::new(CountLines::new(recognise_all));
-    let metrics = FollowMetrics::new("t", "daemon").source("mail");
-    let opts = FollowOptions {
-        poll_interval: Duration::from_millis(20),
-        ..FollowOptions::default()
-    };
-    let h = spawn(file(&path), count.clone(), metrics.clone(), opts).unwrap();
-    assert!(h.wait_started(DEADLINE));
+    let (count, metrics, h) = follow(file(&path), Duration::from_millis(20));
     std::fs::write(&path, "one\ntwo\n").unwrap();
     assert!(wait_until(DEADLINE, || count.count() == 2));
     std::fs::write(&path, "").unwrap();
@@ -122,19 +119,7 @@ fn a_fifo_deleted_and_created_again_is_reopened() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("postfix.pipe");
     mkfifo(&path).unwrap();
-    let count = Arc::new(CountLines::new(recognise_all));
-    let metrics = FollowMetrics::new("t", "daemon").source("pipe");
-    let opts = FollowOptions {
-        poll_interval: Duration::from_millis(20),
-        ..FollowOptions::default()
-    };
-    let h = spawn(
-        Source::Fifo(path.clone()),
-        count.clone(),
-        metrics.clone(),
-        opts,
-    )
-    .unwrap();
+    let (count, metrics, h) = follow(Source::Fifo(path.clone()), Duration::from_millis(20));
     assert!(wait_until(DEADLINE, || metrics.source_up() == 1));
     write_fifo(&path, "a\nb\n", DEADLINE).unwrap();
     assert!(wait_until(DEADLINE, || count.count() == 2));
@@ -154,14 +139,7 @@ fn a_fifo_deleted_and_created_again_is_reopened() {
 #[test]
 fn a_directory_is_an_error_counted_once() {
     let dir = tempfile::tempdir().unwrap();
-    let count = Arc::new(CountLines::new(recognise_all));
-    let metrics = FollowMetrics::new("t", "daemon").source("dir");
-    let opts = FollowOptions {
-        poll_interval: Duration::from_millis(5),
-        ..FollowOptions::default()
-    };
-    let h = spawn(file(dir.path()), count, metrics.clone(), opts).unwrap();
-    assert!(h.wait_started(DEADLINE));
+    let (_count, metrics, h) = follow(file(dir.path()), Duration::from_millis(5));
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(metrics.read_errors_total(), 1);
     assert_eq!(metrics.source_up(), 0);
@@ -176,14 +154,7 @@ fn a_file_readable_only_later_is_read_from_its_end() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("mail.log");
     std::os::unix::fs::symlink("mail.log", &path).unwrap();
-    let count = Arc::new(CountLines::new(recognise_all));
-    let metrics = FollowMetrics::new("t", "daemon").source("late");
-    let opts = FollowOptions {
-        poll_interval: Duration::from_millis(10),
-        ..FollowOptions::default()
-    };
-    let h = spawn(file(&path), count.clone(), metrics.clone(), opts).unwrap();
-    assert!(h.wait_started(DEADLINE));
+    let (count, metrics, h) = follow(file(&path), Duration::from_millis(10));
     std::thread::sleep(Duration::from_millis(50));
     assert_eq!(metrics.read_errors_total(), 1);
     // Replaced in one step (rename), as a file made readable would be: old lines inside.

@@ -41,6 +41,13 @@ impl HttpResponse {
     }
 }
 
+/// The `Authorization` header value for HTTP basic auth.
+pub fn basic_auth(user: &str, password: &str) -> String {
+    use base64::Engine;
+    let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    format!("Basic {token}")
+}
+
 /// `GET url` with extra request headers.
 pub fn get(url: &str, headers: &[(&str, &str)]) -> Result<HttpResponse> {
     request("GET", url, headers, &[])

@@ -13,22 +13,16 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use base64::Engine;
 use e2e_tests::expo::{ExpoSample, samples, value};
 use e2e_tests::exporter::run_binary;
-use e2e_tests::http::{HttpResponse, request};
+use e2e_tests::http::{HttpResponse, basic_auth, request};
 use e2e_tests::{ACCEPT_TEXT, Exporter, exporter_binary, free_port, temp_dir, wait_for};
 
 const BIN: &str = "postfix-exporter";
 const LIMIT: Duration = Duration::from_secs(15);
 
-fn basic(user: &str, pass: &str) -> String {
-    let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
-    format!("Basic {token}")
-}
-
 fn get_as(e: &Exporter, path: &str, auth: Option<(&str, &str)>) -> HttpResponse {
-    let header = auth.map(|(u, p)| basic(u, p));
+    let header = auth.map(|(u, p)| basic_auth(u, p));
     let mut h = vec![("Accept", ACCEPT_TEXT)];
     if let Some(v) = &header {
         h.push(("Authorization", v.as_str()));
@@ -37,7 +31,7 @@ fn get_as(e: &Exporter, path: &str, auth: Option<(&str, &str)>) -> HttpResponse 
 }
 
 fn post_as(e: &Exporter, path: &str, auth: (&str, &str)) -> HttpResponse {
-    let v = basic(auth.0, auth.1);
+    let v = basic_auth(auth.0, auth.1);
     request(
         "POST",
         &format!("{}{path}", e.url()),

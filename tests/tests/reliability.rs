@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use e2e_tests::expo::{ExpoSample, samples, value};
 use e2e_tests::fake::{Behaviour, FakeShowq, mkfifo, write_fifo};
-use e2e_tests::http::request;
+use e2e_tests::http::{basic_auth, request};
 use e2e_tests::{ACCEPT_TEXT, Exporter, exporter_binary, temp_dir, wait_for, workspace_root};
 
 const BIN: &str = "postfix-exporter";
@@ -407,15 +407,8 @@ fn failed_logins_are_counted_and_logged_without_the_password_and_rate_limit_hold
         ],
     )
     .unwrap();
-    use base64::Engine;
-    let basic = |u: &str, pw: &str| {
-        format!(
-            "Basic {}",
-            base64::engine::general_purpose::STANDARD.encode(format!("{u}:{pw}"))
-        )
-    };
-    let wrong = basic("prom", "wrong-password-123");
-    let right = basic("prom", "right-password");
+    let wrong = basic_auth("prom", "wrong-password-123");
+    let right = basic_auth("prom", "right-password");
     let r = request("GET", &e.metrics_url(), &[("Authorization", &wrong)], &[]).unwrap();
     assert_eq!(r.status, 401);
     let r = request("GET", &e.metrics_url(), &[("Authorization", &right)], &[]).unwrap();
