@@ -187,14 +187,24 @@ fn fill(pf: &Postfix) {
         .expect("12 deferred");
 }
 
+/// Queue IDs in `queue`, youngest first, so a test that moves some of them
+/// elsewhere never takes the oldest (directory order is hash order).
 fn ids_in(pf: &Postfix, queue: &str) -> Vec<String> {
-    pf.postqueue_j()
+    let mut msgs: Vec<(i64, String)> = pf
+        .postqueue_j()
         .unwrap()
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
         .filter(|v| v["queue_name"] == queue)
-        .map(|v| v["queue_id"].as_str().unwrap().to_string())
-        .collect()
+        .map(|v| {
+            (
+                v["arrival_time"].as_i64().unwrap_or(0),
+                v["queue_id"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    msgs.sort_by(|a, b| b.cmp(a));
+    msgs.into_iter().map(|(_, id)| id).collect()
 }
 
 fn check_against_truth(
