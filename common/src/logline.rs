@@ -149,8 +149,31 @@ fn host_tag_message<'a>(
         host,
         program,
         pid,
-        message: message.unwrap_or(""),
+        message: strip_solaris_msgid(message.unwrap_or("")),
     })
+}
+
+/// Solaris syslogd (with `log.msgid` on, the default) puts a message ID and the facility
+/// and level between the tag and the message: `[ID 197553 mail.info] text`. The ID is a
+/// hash of the format string, not part of what the program wrote.
+fn strip_solaris_msgid(message: &str) -> &str {
+    let Some(rest) = message.strip_prefix("[ID ") else {
+        return message;
+    };
+    let Some((id, rest)) = rest.split_once(' ') else {
+        return message;
+    };
+    let Some((facility_level, text)) = rest
+        .split_once("] ")
+        .or_else(|| rest.strip_suffix(']').map(|f| (f, "")))
+    else {
+        return message;
+    };
+    let plausible = !id.is_empty()
+        && id.bytes().all(|b| b.is_ascii_digit())
+        && facility_level.contains('.')
+        && !facility_level.contains(' ');
+    if plausible { text } else { message }
 }
 
 /// `prog[pid]` → (`prog`, Some(`pid`)); `prog` → (`prog`, None).
@@ -522,6 +545,29 @@ mod tests {
                 message: "4A1B2C3D: to=<a@b>, status=sent",
             }
         );
+    }
+
+    #[test]
+    fn solaris_message_id_tag_is_not_part_of_the_message() {
+        let l = parse("Jun  3 09:12:41 mx1 postfix/smtpd[9779]: [ID 197553 mail.info] 9F2183652: client=relay.example.net[198.51.100.7]")
+            .unwrap();
+        assert_eq!(l.program, "postfix/smtpd");
+        assert_eq!(
+            l.message,
+            "9F2183652: client=relay.example.net[198.51.100.7]"
+        );
+        let l = parse("Jun  3 09:12:41 mx1 postfix/qmgr[412]: [ID 197553 mail.info]").unwrap();
+        assert_eq!(l.message, "");
+        // Text that merely starts with a bracket is kept.
+        for msg in [
+            "[ID x mail.info] y",
+            "[ID 12 mail info] y",
+            "[ID 12] y",
+            "[IDEA] y",
+        ] {
+            let line = format!("Jun  3 09:12:41 mx1 prog[1]: {msg}");
+            assert_eq!(parse(&line).unwrap().message, msg);
+        }
     }
 
     #[test]

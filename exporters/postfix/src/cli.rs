@@ -34,8 +34,9 @@ pub struct Args {
 /// Subcommands.
 #[derive(clap::Subcommand, Debug, Clone)]
 pub enum Command {
-    /// Read showq bytes, `postqueue -j`, `mailq` or `qshape` output and print the metrics
-    /// (text format 0.0.4, for node_exporter's textfile collector or debugging).
+    /// Read showq bytes, `postqueue -j`, `mailq` or `qshape` output, or a mail log
+    /// (`--format log`), and print the metrics (text format 0.0.4, for node_exporter's
+    /// textfile collector or debugging).
     Print(PrintArgs),
 }
 
@@ -52,6 +53,8 @@ pub enum PrintFormat {
     Mailq,
     /// `qshape` text.
     Qshape,
+    /// A mail log: every line goes through the log collector's parser (never detected).
+    Log,
 }
 
 /// Flags of `print`.
@@ -63,6 +66,10 @@ pub struct PrintArgs {
     /// Queue label for qshape input (qshape does not say which queues it read).
     #[arg(long, default_value = "deferred")]
     pub queue: String,
+    /// With `--format log`: write every unsupported line to standard error, prefixed
+    /// with the daemon it was attributed to.
+    #[arg(long)]
+    pub unsupported: bool,
     /// Input file; standard input when absent or `-`.
     pub input: Option<PathBuf>,
 }
@@ -94,9 +101,21 @@ pub fn print_to_string(p: &PrintArgs) -> anyhow::Result<String> {
                 .context("reading standard input")?;
         }
     }
-    let set = metrics_for_input(&input, p.format, &p.queue, SystemTime::now())?;
     let mut reg = prometheus_client::registry::Registry::default();
-    reg.register_collector(Box::new(set.into_collector()));
+    if p.format == PrintFormat::Log {
+        let metrics = crate::logmetrics::LogMetrics::new(Default::default());
+        metrics.register(&mut reg);
+        let text = String::from_utf8_lossy(&input);
+        let summary = crate::logmetrics::replay(&metrics, &text, &mut |daemon, line| {
+            if p.unsupported {
+                eprintln!("unsupported {daemon}: {line}");
+            }
+        });
+        reg.register_collector(Box::new(summary.into_metrics().into_collector()));
+    } else {
+        let set = metrics_for_input(&input, p.format, &p.queue, SystemTime::now())?;
+        reg.register_collector(Box::new(set.into_collector()));
+    }
     Ok(common::expose::render(
         common::expose::encode(&[&reg]),
         common::negotiate::Format::Text004,
@@ -129,6 +148,7 @@ pub fn metrics_for_input(
             }
             return crate::collector::qshape::metrics_from_text(&text, qshape_queue, 20);
         }
+        PrintFormat::Log => anyhow::bail!("a mail log is not a queue listing"),
         PrintFormat::Auto => None,
         PrintFormat::Showq => Some(ListingFormat::Showq),
         PrintFormat::Json => Some(ListingFormat::Json),

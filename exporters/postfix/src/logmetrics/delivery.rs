@@ -7,7 +7,8 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 use super::labels::{
-    BoundedLabel, DelayLabels, DeliveryLabels, PipeDelayLabels, Shared, StageLabel, StatusLabel,
+    BoundedLabel, DelayLabels, DeliveryLabels, DsnLabel, PipeDelayLabels, Shared, StageLabel,
+    StatusLabel,
 };
 use crate::parse::log::{Delivery, DeliveryStatus};
 
@@ -47,6 +48,11 @@ pub(super) struct DeliveryMetrics {
     smtp_delay: HistFamily<StageLabel>,
     lmtp_delay: HistFamily<StageLabel>,
     pipe_delay: HistFamily<PipeDelayLabels>,
+    dsns: BoundedLabel,
+    smtp_deferred: Counter,
+    smtp_deferred_by_dsn: Family<DsnLabel, Counter>,
+    smtp_bounced_by_dsn: Family<DsnLabel, Counter>,
+    virtual_delivered: Counter,
 }
 
 impl DeliveryMetrics {
@@ -59,6 +65,11 @@ impl DeliveryMetrics {
             smtp_delay: Family::new_with_constructor(kumina_delay_histogram),
             lmtp_delay: Family::new_with_constructor(kumina_delay_histogram),
             pipe_delay: Family::new_with_constructor(kumina_delay_histogram),
+            dsns: BoundedLabel::new(cap, None, &[]),
+            smtp_deferred: Counter::default(),
+            smtp_deferred_by_dsn: Family::default(),
+            smtp_bounced_by_dsn: Family::default(),
+            virtual_delivered: Counter::default(),
         }
     }
 
@@ -93,6 +104,26 @@ impl DeliveryMetrics {
             "Pipe message processing time in seconds, final statuses only (kumina-compatible)",
             self.pipe_delay.clone(),
         );
+        r.register(
+            "postfix_smtp_deferred_messages",
+            "smtp delivery attempts deferred (kumina's name; kumina never counted it)",
+            self.smtp_deferred.clone(),
+        );
+        r.register(
+            "postfix_smtp_deferred_messages_by_dsn",
+            "smtp delivery attempts deferred, by enhanced status code (Hsn723-compatible)",
+            self.smtp_deferred_by_dsn.clone(),
+        );
+        r.register(
+            "postfix_smtp_bounced_messages_by_dsn",
+            "smtp delivery attempts bounced, by enhanced status code (Hsn723-compatible)",
+            self.smtp_bounced_by_dsn.clone(),
+        );
+        r.register(
+            "postfix_virtual_delivered",
+            "Messages the virtual delivery agent delivered (kumina-compatible)",
+            self.virtual_delivered.clone(),
+        );
     }
 
     pub(super) fn delivery(
@@ -112,10 +143,32 @@ impl DeliveryMetrics {
                 dsn_class: d.dsn_class(),
             })
             .inc();
-        if daemon == "smtp" {
-            self.smtp_processed
-                .get_or_create(&StatusLabel { status })
-                .inc();
+        match (daemon, d.status) {
+            ("smtp", st) => {
+                self.smtp_processed
+                    .get_or_create(&StatusLabel { status })
+                    .inc();
+                let by_dsn = match st {
+                    DeliveryStatus::Deferred => {
+                        self.smtp_deferred.inc();
+                        Some(&self.smtp_deferred_by_dsn)
+                    }
+                    DeliveryStatus::Bounced => Some(&self.smtp_bounced_by_dsn),
+                    _ => None,
+                };
+                // Lines from before Postfix 2.3 have no dsn=: nothing to label with.
+                if let Some(family) = by_dsn.filter(|_| !d.dsn.is_empty()) {
+                    family
+                        .get_or_create(&DsnLabel {
+                            dsn: self.dsns.get(d.dsn),
+                        })
+                        .inc();
+                }
+            }
+            ("virtual", DeliveryStatus::Sent) => {
+                self.virtual_delivered.inc();
+            }
+            _ => {}
         }
         if !matches!(d.status, DeliveryStatus::Sent | DeliveryStatus::Bounced) {
             return;

@@ -183,3 +183,55 @@ pub(super) struct SeverityLabels {
 pub(super) struct ProgramLabel {
     pub(super) program: Shared,
 }
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(super) struct DsnLabel {
+    pub(super) dsn: Shared,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(super) struct SvcDaemonLabels {
+    pub(super) postfix_instance: Shared,
+    pub(super) service: Shared,
+    pub(super) daemon: Str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(super) struct ConnectErrorLabels {
+    pub(super) postfix_instance: Shared,
+    pub(super) service: Shared,
+    pub(super) daemon: Str,
+    pub(super) reason: Str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(super) struct CheckActionLabels {
+    pub(super) postfix_instance: Shared,
+    pub(super) service: Shared,
+    pub(super) action: Str,
+    pub(super) part: Str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(super) struct ReasonLabel {
+    pub(super) reason: Str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(super) struct TestLabel {
+    pub(super) test: Str,
+}
+
+/// kumina's `postfix_unsupported_log_entries_total` labels: the daemon and the severity
+/// (`""` when the line has none).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(super) struct ServiceLevelLabels {
+    pub(super) service: Str,
+    pub(super) level: Str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(super) struct DkimLabels {
+    pub(super) subject: Shared,
+    pub(super) domain: Shared,
+}

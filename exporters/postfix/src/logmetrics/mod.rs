@@ -45,13 +45,18 @@
 
 mod bounce;
 mod cleanup;
+mod client;
 mod delivery;
+mod general;
 mod labels;
 mod postscreen;
 mod postsuper;
 mod qmgr;
+mod replay;
 mod smtpd;
 mod tls;
+
+pub use replay::{ReplaySummary, replay};
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -67,7 +72,9 @@ use prometheus_client::registry::Registry;
 
 use self::bounce::BounceMetrics;
 use self::cleanup::CleanupMetrics;
+use self::client::ClientMetrics;
 use self::delivery::DeliveryMetrics;
+use self::general::GeneralMetrics;
 use self::labels::{BoundedLabel, ProgramLabel, SeverityLabels, closed};
 use self::postscreen::PostscreenMetrics;
 use self::postsuper::PostsuperMetrics;
@@ -77,7 +84,7 @@ use self::tls::TlsMetrics;
 use crate::parse::log::{self as plog, Event};
 use crate::reject_rules::RejectRules;
 
-const DAEMONS: [&str; 42] = [
+const DAEMONS: [&str; 43] = [
     "smtp",
     "lmtp",
     "local",
@@ -98,6 +105,7 @@ const DAEMONS: [&str; 42] = [
     "pickup",
     "tlsproxy",
     "master",
+    "postfix",
     "postfix-script",
     "anvil",
     "scache",
@@ -193,6 +201,8 @@ pub struct LogMetrics {
     last_ts: Mutex<(String, Option<f64>)>,
 
     delivery: DeliveryMetrics,
+    client: ClientMetrics,
+    general: GeneralMetrics,
     qmgr: QmgrMetrics,
     smtpd: SmtpdMetrics,
     tls: TlsMetrics,
@@ -231,6 +241,8 @@ impl LogMetrics {
             last_ts: Mutex::new((String::new(), None)),
 
             delivery: DeliveryMetrics::new(cap),
+            client: ClientMetrics::new(),
+            general: GeneralMetrics::new(cap),
             qmgr: QmgrMetrics::new(),
             smtpd: SmtpdMetrics::new(cap),
             tls: TlsMetrics::new(cap, options.tls_cipher_labels),
@@ -258,6 +270,8 @@ impl LogMetrics {
         self.bounce.register(r);
         self.postscreen.register(r);
         self.postsuper.register(r);
+        self.client.register(r);
+        self.general.register(r);
         r.register(
             "postfix_log_messages_by_severity",
             "Postfix log messages with a warning/error/fatal/panic prefix",
@@ -314,6 +328,9 @@ impl LogMetrics {
         };
         let program = plog::split_program(parsed.program);
         if !self.is_postfix(program.instance) {
+            if program.instance == "opendkim" {
+                self.general.opendkim(parsed.message);
+            }
             self.foreign
                 .get_or_create(&ProgramLabel {
                     program: self.programs.get(program.instance),
@@ -343,6 +360,10 @@ impl LogMetrics {
                 })
                 .inc();
         }
+        if !msg.shape_known {
+            let level = msg.severity.map_or("", |s| s.as_str());
+            self.general.unsupported(daemon, level);
+        }
         match msg.event {
             Event::Unsupported => return LineOutcome::Unsupported(daemon.to_string()),
             Event::Info | Event::Pickup { .. } => {}
@@ -361,6 +382,11 @@ impl LogMetrics {
             Event::SmtpdClient { sasl_method, .. } => self.smtpd.client(sasl_method),
             Event::SaslAuthFailed { method } => self.smtpd.sasl_failed(method, inst, svc),
             Event::ReverseDnsMismatch => self.smtpd.reverse_dns_mismatch(),
+            Event::SmtpdBareLf { stage } => self.smtpd.bare_lf(stage, inst, svc),
+            Event::SmtpdProxyClient => self.smtpd.proxy_client(inst, svc),
+            Event::SmtpSaslAuthFailed => self.client.sasl_failed(daemon, inst, svc),
+            Event::SmtpConnectError(reason) => self.client.connect_error(reason, daemon, inst, svc),
+            Event::TableChanged => self.general.table_restart(daemon, inst, svc),
             Event::Tls(t) => self.tls.connection(&t, daemon),
             Event::Action(a) => match daemon {
                 "cleanup" => self.cleanup.action(&a, inst, svc),

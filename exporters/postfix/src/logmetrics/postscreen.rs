@@ -6,7 +6,10 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
-use super::labels::{ActionLabel, CodeLabel, Shared, SvcLabels, TypeLabel, ViolationLabels};
+use super::labels::{
+    ActionLabel, CodeLabel, ReasonLabel, Shared, SvcLabels, TestLabel, TypeLabel, ViolationLabels,
+    closed,
+};
 use crate::parse::log::{ActionKind, ActionLine, PostscreenEvent};
 
 /// postscreen DNSBL rank (sum of `postscreen_dnsbl_sites` weights; threshold default 1).
@@ -27,7 +30,18 @@ pub(super) struct PostscreenMetrics {
     postscreen_access: Family<ActionLabel, Counter>,
     postscreen_violations: Family<ViolationLabels, Counter>,
     postscreen_rejected: Family<CodeLabel, Counter>,
+    postscreen_connects_rejected: Family<ReasonLabel, Counter>,
+    postscreen_tests_failed: Family<TestLabel, Counter>,
 }
+
+/// The texts postscreen logs after `NOQUEUE: reject: CONNECT from [ip]:port: `
+/// (`src/postscreen/postscreen.c`); Hsn723 labels with the text itself, so these are the
+/// label values (anything else is `other`).
+const CONNECT_REJECT_REASONS: [&str; 3] = [
+    "too many connections",
+    "all screening ports busy",
+    "all server ports busy",
+];
 
 impl PostscreenMetrics {
     pub(super) fn new() -> Self {
@@ -40,6 +54,8 @@ impl PostscreenMetrics {
             postscreen_access: Family::default(),
             postscreen_violations: Family::default(),
             postscreen_rejected: Family::default(),
+            postscreen_connects_rejected: Family::default(),
+            postscreen_tests_failed: Family::default(),
         }
     }
 
@@ -71,7 +87,7 @@ impl PostscreenMetrics {
         );
         r.register(
             "postfix_postscreen_access_list_matches",
-            "postscreen access list matches (allowlisted, denylisted)",
+            "postscreen access list matches (allow, deny)",
             self.postscreen_access.clone(),
         );
         r.register(
@@ -84,6 +100,22 @@ impl PostscreenMetrics {
             "postscreen rejects by reply code",
             self.postscreen_rejected.clone(),
         );
+        r.register(
+            "postfix_postscreen_connects_rejected",
+            "Connections postscreen refused before any test, by reason (Hsn723-compatible)",
+            self.postscreen_connects_rejected.clone(),
+        );
+        r.register(
+            "postfix_postscreen_tests_failed",
+            "postscreen pregreet and deep protocol test failures, by test (Hsn723-compatible)",
+            self.postscreen_tests_failed.clone(),
+        );
+    }
+
+    fn test_failed(&self, test: &'static str) {
+        self.postscreen_tests_failed
+            .get_or_create(&TestLabel { test })
+            .inc();
     }
 
     pub(super) fn event(&self, p: PostscreenEvent, inst: Shared, svc: Shared) {
@@ -101,35 +133,48 @@ impl PostscreenMetrics {
                 self.postscreen_rank.observe(f64::from(n));
                 0
             }
-            PostscreenEvent::Pregreet => self
-                .postscreen_pregreets
-                .get_or_create(&SvcLabels {
-                    postfix_instance: inst,
-                    service: svc,
-                })
-                .inc(),
+            PostscreenEvent::Pregreet => {
+                self.test_failed("PREGREET");
+                self.postscreen_pregreets
+                    .get_or_create(&SvcLabels {
+                        postfix_instance: inst,
+                        service: svc,
+                    })
+                    .inc()
+            }
             PostscreenEvent::Hangup => self.postscreen_hangups.inc(),
             PostscreenEvent::AccessList(a) => self
                 .postscreen_access
                 .get_or_create(&ActionLabel { action: a.as_str() })
                 .inc(),
-            PostscreenEvent::Violation(v) => self
-                .postscreen_violations
-                .get_or_create(&ViolationLabels {
-                    postfix_instance: inst,
-                    service: svc,
-                    violation: v.as_str(),
-                })
-                .inc(),
+            PostscreenEvent::Violation(v) => {
+                self.test_failed(v.test_name());
+                self.postscreen_violations
+                    .get_or_create(&ViolationLabels {
+                        postfix_instance: inst,
+                        service: svc,
+                        violation: v.as_str(),
+                    })
+                    .inc()
+            }
         };
     }
 
-    /// postscreen's rejects by reply code; other actions are recognised, not counted.
+    /// postscreen's rejects: refused connections by reason, the rest by reply code;
+    /// other actions are recognised, not counted.
     pub(super) fn action(&self, a: &ActionLine<'_>) {
-        if a.action == ActionKind::Reject {
-            self.postscreen_rejected
-                .get_or_create(&CodeLabel { code: a.code })
-                .inc();
+        if a.action != ActionKind::Reject {
+            return;
         }
+        if a.stage == "CONNECT" && a.code.is_none() {
+            let reason = closed(a.text, &CONNECT_REJECT_REASONS);
+            self.postscreen_connects_rejected
+                .get_or_create(&ReasonLabel { reason })
+                .inc();
+            return;
+        }
+        self.postscreen_rejected
+            .get_or_create(&CodeLabel { code: a.code })
+            .inc();
     }
 }

@@ -49,6 +49,12 @@ impl QmgrMetrics {
             "Number of recipients per message inserted into the active queue",
             self.qmgr_nrcpt.clone(),
         );
+        // kumina's misspelt name of the same histogram, for dashboards built on it.
+        r.register(
+            "postfix_qmgr_messages_inserted_receipients",
+            "Same as postfix_qmgr_messages_inserted_recipients (kumina's spelling)",
+            self.qmgr_nrcpt.clone(),
+        );
     }
 
     pub(super) fn active(&self, size: u64, nrcpt: u32) {

@@ -7,7 +7,7 @@ use prometheus_client::registry::Registry;
 
 use super::labels::{
     AfterStageLabel, BoundedLabel, CodeLabel, CommandLabels, RejectLabels, SaslMethodLabel, Shared,
-    SvcAfterStageLabels, SvcSaslMethodLabels, closed,
+    SvcAfterStageLabels, SvcLabels, SvcSaslMethodLabels, closed,
 };
 use crate::parse::log::{ActionKind, ActionLine, CommandStats};
 use crate::reject_rules::RejectRules;
@@ -74,6 +74,8 @@ pub(super) struct SmtpdMetrics {
     smtpd_timeouts: Family<SvcAfterStageLabels, Counter>,
     smtpd_too_many_errors: Family<SvcAfterStageLabels, Counter>,
     smtpd_rejects: Family<RejectLabels, Counter>,
+    smtpd_bare_lf: Family<SvcAfterStageLabels, Counter>,
+    smtpd_proxy: Family<SvcLabels, Counter>,
 }
 
 impl SmtpdMetrics {
@@ -92,10 +94,26 @@ impl SmtpdMetrics {
             smtpd_timeouts: Family::default(),
             smtpd_too_many_errors: Family::default(),
             smtpd_rejects: Family::default(),
+            smtpd_bare_lf: Family::default(),
+            smtpd_proxy: Family::default(),
         }
     }
 
     pub(super) fn register(&self, r: &mut Registry) {
+        self.register_kumina(r);
+        r.register(
+            "postfix_smtpd_bare_lf_received",
+            "Clients that sent a bare <LF> (smtpd_forbid_bare_newline), by the last command",
+            self.smtpd_bare_lf.clone(),
+        );
+        r.register(
+            "postfix_smtpd_proxy_filter_transactions",
+            "Mail transactions handed to a before-queue content filter (NOQUEUE: client= lines)",
+            self.smtpd_proxy.clone(),
+        );
+    }
+
+    fn register_kumina(&self, r: &mut Registry) {
         r.register(
             "postfix_smtpd_connects",
             "Incoming SMTP connections",
@@ -225,6 +243,23 @@ impl SmtpdMetrics {
             sasl_method: closed(method, &SASL_METHODS),
         };
         self.smtpd_sasl_failures_by_method.get_or_create(&l).inc();
+    }
+
+    pub(super) fn bare_lf(&self, stage: &str, inst: Shared, svc: Shared) {
+        let l = SvcAfterStageLabels {
+            postfix_instance: inst,
+            service: svc,
+            after_stage: closed(stage, &SMTP_STAGES),
+        };
+        self.smtpd_bare_lf.get_or_create(&l).inc();
+    }
+
+    pub(super) fn proxy_client(&self, inst: Shared, svc: Shared) {
+        let l = SvcLabels {
+            postfix_instance: inst,
+            service: svc,
+        };
+        self.smtpd_proxy.get_or_create(&l).inc();
     }
 
     pub(super) fn reverse_dns_mismatch(&self) {

@@ -150,6 +150,7 @@ pub(super) fn split_reply(reply: &str) -> (Option<u16>, Option<&str>, &str) {
     let mut enhanced = None;
     if let Some((e, t)) = text.split_once(' ')
         && is_dsn(e)
+        && matches!(e.as_bytes().first(), Some(b'2' | b'4' | b'5'))
     {
         enhanced = Some(e);
         text = t;

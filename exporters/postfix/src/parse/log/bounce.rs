@@ -1,5 +1,5 @@
 //! bounce, defer and trace: the notifications bounce(8) sends.
-use super::{Event, split_queue_id};
+use super::{Event, split_queue_id_or_field};
 
 /// bounce(8) notification types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -33,7 +33,7 @@ impl NotificationKind {
 }
 
 pub(super) fn parse_bounce(body: &str) -> Event<'_> {
-    let Some((_, rest)) = split_queue_id(body) else {
+    let Some((_, rest)) = split_queue_id_or_field(body, "sender ") else {
         return Event::Unsupported;
     };
     let (who, rest) = match rest.split_once(' ') {

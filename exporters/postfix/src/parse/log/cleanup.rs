@@ -1,6 +1,6 @@
 //! cleanup: `message-id=` lines, header/body-check actions and milter actions.
 use super::action::{ActionKind, ActionLine, parse_action, split_reply};
-use super::{Event, split_queue_id};
+use super::{Event, split_queue_id_or_field};
 
 /// cleanup header/body checks: `ACTION: header|body …`.
 pub(super) fn cleanup_check(rest: &str) -> bool {
@@ -14,7 +14,7 @@ pub(super) fn cleanup_check(rest: &str) -> bool {
 }
 
 pub(super) fn parse_cleanup(body: &str) -> Event<'_> {
-    let Some((queue_id, rest)) = split_queue_id(body) else {
+    let Some((queue_id, rest)) = split_queue_id_or_field(body, "message-id=") else {
         return Event::Unsupported;
     };
     if rest.starts_with("message-id=") {
@@ -23,17 +23,30 @@ pub(super) fn parse_cleanup(body: &str) -> Event<'_> {
     if rest.starts_with("resent-message-id=") {
         return Event::Info;
     }
-    if rest.starts_with("milter-") {
+    // `milter-header-ACTION: header …` / `milter-body-ACTION: body …`: milter_header_checks
+    // applied to headers a milter added; the rest has the header/body-check form.
+    let (rest, milter_part) = match rest
+        .strip_prefix("milter-header-")
+        .map(|r| (r, "milter_header"))
+        .or_else(|| {
+            rest.strip_prefix("milter-body-")
+                .map(|r| (r, "milter_body"))
+        }) {
+        Some((r, part)) => (r, Some(part)),
+        None => (rest, None),
+    };
+    if milter_part.is_none() && rest.starts_with("milter-") {
         return parse_action(Some(queue_id), rest).map_or(Event::Unsupported, Event::Action);
     }
     // `reject: header Subject: X from CLIENT; from=<…> to=<…> proto=P helo=<H>: 5.7.1 text`
     let parsed = (|| {
         let (word, tail) = rest.split_once(": ")?;
         let action = ActionKind::parse(word)?;
-        let (stage, _) = tail.split_once(' ')?;
-        if !matches!(stage, "header" | "body" | "mime-header" | "nested-header") {
+        let (part, _) = tail.split_once(' ')?;
+        if !matches!(part, "header" | "body" | "mime-header" | "nested-header") {
             return None;
         }
+        let stage = milter_part.unwrap_or(part);
         let reply = tail
             .rfind(">: ")
             .and_then(|i| tail.get(i + 3..))
@@ -87,6 +100,36 @@ mod tests {
                 Some("5.7.1"),
                 "Command rejected"
             )
+        );
+        // milter_header_checks on a header a milter added.
+        let e = ev(
+            "cleanup",
+            "4104E3D: milter-header-redirect: header X-Spam-Flag: YES from mail.example.net[192.0.2.8]; from=<a@example.net> to=<b@example.org> proto=ESMTP helo=<mail.example.net>: quarantine@example.org",
+        );
+        let Event::Action(a) = e else { panic!("{e:?}") };
+        assert_eq!(
+            (a.action, a.stage, a.text),
+            (
+                ActionKind::Redirect,
+                "milter_header",
+                "quarantine@example.org"
+            )
+        );
+        let e = ev(
+            "cleanup",
+            "4104E3D: milter-body-reject: body spam spam from mail.example.net[192.0.2.8]; from=<a@example.net> to=<b@example.org> proto=ESMTP helo=<mail.example.net>: 5.7.1 no",
+        );
+        let Event::Action(a) = e else { panic!("{e:?}") };
+        assert_eq!(
+            (a.action, a.stage, a.enhanced_code),
+            (ActionKind::Reject, "milter_body", Some("5.7.1"))
+        );
+        assert_eq!(
+            ev(
+                "cleanup",
+                "4104E3D: milter-header-frob: header X: y from a[1.2.3.4]; from=<a> to=<b>: z"
+            ),
+            Event::Unsupported
         );
         assert_eq!(
             ev("cleanup", "ABC123: message-id=<x@y>"),

@@ -1,7 +1,7 @@
 //! Delivery agents: smtp and lmtp (delivery lines plus their connection chatter) and
 //! local, virtual, pipe, error, retry and discard (delivery lines only).
 use super::tls::parse_tls;
-use super::{Event, Severity, is_dsn, split_queue_id};
+use super::{Event, is_dsn, split_queue_id_or_field};
 
 /// `status=` of a delivery line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -63,7 +63,7 @@ pub struct Delivery<'a> {
     pub delay: Option<f64>,
     /// `delays=a/b/c/d`: before qmgr, in qmgr, connection setup, transmission.
     pub delays: Option<[f64; 4]>,
-    /// `dsn=X.Y.Z`.
+    /// `dsn=X.Y.Z`; empty on Postfix before 2.3, which wrote no `dsn=`.
     pub dsn: &'a str,
     /// `status=`.
     pub status: DeliveryStatus,
@@ -72,13 +72,30 @@ pub struct Delivery<'a> {
 }
 
 impl Delivery<'_> {
-    /// DSN class label: `"2"`, `"4"` or `"5"`.
+    /// DSN class label: `"2"`, `"4"` or `"5"`. Without a usable `dsn=` (Postfix before
+    /// 2.3, or a class outside 2/4/5) the class follows from the status, as Postfix's own
+    /// mapping does: sent and deliverable are 2, deferred 4, everything else 5.
     pub fn dsn_class(&self) -> &'static str {
         match self.dsn.as_bytes().first() {
             Some(b'2') => "2",
             Some(b'4') => "4",
-            _ => "5",
+            Some(b'5') => "5",
+            _ => match self.status {
+                DeliveryStatus::Sent | DeliveryStatus::Deliverable => "2",
+                DeliveryStatus::Deferred => "4",
+                _ => "5",
+            },
         }
+    }
+}
+
+/// An address field's value: `<addr>` as Postfix writes it, or a bare `addr` as some log
+/// shippers and old patches leave it. Returns the address and what follows `, `.
+fn address_field<'a>(s: &'a str, key: &str) -> Option<(&'a str, &'a str)> {
+    let v = s.strip_prefix(key)?;
+    match v.strip_prefix('<') {
+        Some(inner) => inner.split_once(">, "),
+        None => v.split_once(", "),
     }
 }
 
@@ -99,9 +116,9 @@ fn parse_delays(s: &str) -> Option<[f64; 4]> {
 }
 
 /// `QID: to=<…>, [orig_to=<…>, ]relay=…, [conn_use=N, ]delay=D, delays=a/b/c/d, dsn=X.Y.Z, status=S (TEXT)`.
+/// Postfix before 2.3 wrote neither `delays=` nor `dsn=`; both are optional.
 fn delivery<'a>(queue_id: &'a str, rest: &'a str) -> Option<Delivery<'a>> {
-    let after_to = rest.strip_prefix("to=<")?;
-    let (to, mut tail) = after_to.split_once(">, ")?;
+    let (to, mut tail) = address_field(rest, "to=")?;
     let mut d = Delivery {
         queue_id,
         to,
@@ -114,8 +131,8 @@ fn delivery<'a>(queue_id: &'a str, rest: &'a str) -> Option<Delivery<'a>> {
         status: DeliveryStatus::Sent,
         text: "",
     };
-    if let Some(after) = tail.strip_prefix("orig_to=<") {
-        let (orig, t) = after.split_once(">, ")?;
+    if tail.starts_with("orig_to=") {
+        let (orig, t) = address_field(tail, "orig_to=")?;
         d.orig_to = Some(orig);
         tail = t;
     }
@@ -157,13 +174,77 @@ fn delivery<'a>(queue_id: &'a str, rest: &'a str) -> Option<Delivery<'a>> {
         }
         tail = next?;
     }
-    (have_relay && !d.dsn.is_empty()).then_some(d)
+    have_relay.then_some(d)
 }
 
-pub(super) fn parse_smtp<'a>(body: &'a str, severity: Option<Severity>) -> Event<'a> {
-    if let Some((qid, rest)) = split_queue_id(body) {
-        if rest.starts_with("to=<") {
+/// Why the smtp/lmtp client could not connect (`connect to HOST[ADDR]:PORT: REASON`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ConnectError {
+    /// `Connection timed out` (Linux) or `Operation timed out` (BSD).
+    TimedOut,
+    /// `Connection refused`.
+    Refused,
+    /// `No route to host`.
+    NoRouteToHost,
+    /// `Network is unreachable`.
+    NetworkUnreachable,
+    /// `Connection reset by peer`.
+    Reset,
+    /// Anything else (`No such file or directory` for an LMTP socket, server-specific text).
+    Other,
+}
+
+impl ConnectError {
+    /// Label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConnectError::TimedOut => "timed_out",
+            ConnectError::Refused => "refused",
+            ConnectError::NoRouteToHost => "no_route_to_host",
+            ConnectError::NetworkUnreachable => "network_unreachable",
+            ConnectError::Reset => "reset",
+            ConnectError::Other => "other",
+        }
+    }
+
+    /// Every value, for documentation and tests.
+    pub const ALL: [ConnectError; 6] = [
+        ConnectError::TimedOut,
+        ConnectError::Refused,
+        ConnectError::NoRouteToHost,
+        ConnectError::NetworkUnreachable,
+        ConnectError::Reset,
+        ConnectError::Other,
+    ];
+}
+
+/// `connect to PEER: REASON`; the peer may hold `:` (`[addr]:port`, IPv6, a socket path),
+/// so the reason is what follows the last `: `.
+fn connect_error(rest: &str) -> Option<ConnectError> {
+    let peer_and_reason = rest.strip_prefix("connect to ")?;
+    let (_, reason) = peer_and_reason.rsplit_once(": ")?;
+    Some(match reason {
+        "Connection timed out" | "Operation timed out" => ConnectError::TimedOut,
+        "Connection refused" => ConnectError::Refused,
+        "No route to host" => ConnectError::NoRouteToHost,
+        "Network is unreachable" => ConnectError::NetworkUnreachable,
+        "Connection reset by peer" => ConnectError::Reset,
+        _ => ConnectError::Other,
+    })
+}
+
+pub(super) fn parse_smtp(body: &str) -> Event<'_> {
+    if let Some((qid, rest)) = split_queue_id_or_field(body, "to=") {
+        if rest.starts_with("to=") {
             return delivery(qid, rest).map_or(Event::Unsupported, Event::Delivery);
+        }
+        // `SASL authentication failed; server H[A] said: 535 …` and `SASL authentication
+        // failed; cannot authenticate to server H[A]: no mechanism available`.
+        if rest.starts_with("SASL authentication failed; ") {
+            return Event::SmtpSaslAuthFailed;
+        }
+        if let Some(reason) = connect_error(rest) {
+            return Event::SmtpConnectError(reason);
         }
         const INFO: [&str; 8] = [
             "host ",
@@ -183,23 +264,26 @@ pub(super) fn parse_smtp<'a>(body: &'a str, severity: Option<Severity>) -> Event
     if let Some(tls) = parse_tls(body) {
         return Event::Tls(tls);
     }
-    const INFO: [&str; 6] = [
-        "connect to ",
+    if let Some(reason) = connect_error(body) {
+        return Event::SmtpConnectError(reason);
+    }
+    const INFO: [&str; 5] = [
         "SSL_connect error to ",
         "Host offered STARTTLS",
         "server certificate verification failed",
         "certificate verification failed",
         "setting up TLS connection to ",
     ];
-    if severity.is_some() || INFO.iter().any(|p| body.starts_with(p)) {
+    // A severity line of another shape is counted by severity (see `parse_message`).
+    if INFO.iter().any(|p| body.starts_with(p)) {
         return Event::Info;
     }
     Event::Unsupported
 }
 
 pub(super) fn parse_delivery_agent(body: &str) -> Event<'_> {
-    match split_queue_id(body) {
-        Some((qid, rest)) if rest.starts_with("to=<") => {
+    match split_queue_id_or_field(body, "to=") {
+        Some((qid, rest)) if rest.starts_with("to=") => {
             delivery(qid, rest).map_or(Event::Unsupported, Event::Delivery)
         }
         _ => Event::Unsupported,
@@ -210,6 +294,69 @@ pub(super) fn parse_delivery_agent(body: &str) -> Event<'_> {
 mod tests {
     use super::*;
     use crate::parse::log::ev;
+
+    #[test]
+    fn client_connection_errors_and_sasl() {
+        let cases = [
+            (
+                "connect to mx.example.net[192.0.2.25]:25: Connection timed out",
+                ConnectError::TimedOut,
+            ),
+            (
+                "connect to mx.example.net[192.0.2.25]:25: Operation timed out",
+                ConnectError::TimedOut,
+            ),
+            (
+                "connect to mx.example.net[2001:db8::25]:25: Connection refused",
+                ConnectError::Refused,
+            ),
+            (
+                "connect to mx.example.net[192.0.2.25]:25: No route to host",
+                ConnectError::NoRouteToHost,
+            ),
+            (
+                "connect to mx.example.net[2001:db8::25]:25: Network is unreachable",
+                ConnectError::NetworkUnreachable,
+            ),
+            (
+                "connect to mx.example.net[192.0.2.25]:25: Connection reset by peer",
+                ConnectError::Reset,
+            ),
+            (
+                "connect to private/dovecot-lmtp: No such file or directory",
+                ConnectError::Other,
+            ),
+            (
+                "4A1B2C3D4E: connect to mx.example.net[192.0.2.25]:25: Connection refused",
+                ConnectError::Refused,
+            ),
+        ];
+        for (msg, want) in cases {
+            assert_eq!(ev("smtp", msg), Event::SmtpConnectError(want), "{msg}");
+        }
+        assert_eq!(
+            ev(
+                "smtp",
+                "D0F29603B4: SASL authentication failed; server relay.example.net[198.51.100.4] said: 535 5.7.8 Error: authentication failed: authentication failure"
+            ),
+            Event::SmtpSaslAuthFailed
+        );
+        assert_eq!(
+            ev(
+                "smtp",
+                "D0F29603B4: SASL authentication failed; cannot authenticate to server relay.example.net[198.51.100.4]: no mechanism available"
+            ),
+            Event::SmtpSaslAuthFailed
+        );
+        // The status text of a deferral says "connect to" too; that is the delivery.
+        assert!(matches!(
+            ev(
+                "smtp",
+                "4A1B2C3D4E: to=<a@example.net>, relay=none, delay=30, delays=0.1/0/29.9/0, dsn=4.4.1, status=deferred (connect to mx.example.net[192.0.2.25]:25: Connection timed out)"
+            ),
+            Event::Delivery(_)
+        ));
+    }
 
     #[test]
     fn delivery_lines() {
@@ -269,12 +416,53 @@ mod tests {
                 ..
             })
         ));
-        // broken: no dsn, bad status, bad delays
+        // Postfix before 2.3: no delays=, no dsn=; the class follows from the status.
+        let e = ev(
+            "smtp",
+            "8F5C21B3D7: to=<ops@example.org>, relay=mx.example.org[203.0.113.9], delay=1, status=sent (250 Ok)",
+        );
+        let Event::Delivery(d) = e else {
+            panic!("{e:?}")
+        };
         assert_eq!(
-            ev(
-                "smtp",
-                "ABC12: to=<a@b>, relay=none, delay=0, status=sent (x)"
-            ),
+            (d.dsn, d.delays, d.delay, d.dsn_class()),
+            ("", None, Some(1.0), "2")
+        );
+        let e = ev(
+            "smtp",
+            "8F5C21B3D7: to=<ops@example.org>, relay=mx.example.org[203.0.113.9]:25, delay=6.1, status=deferred",
+        );
+        let Event::Delivery(d) = e else {
+            panic!("{e:?}")
+        };
+        assert_eq!(
+            (d.status, d.text, d.dsn_class()),
+            (DeliveryStatus::Deferred, "", "4")
+        );
+        // Bare addresses, an odd queue ID and a DSN class outside 2/4/5.
+        let e = ev(
+            "local",
+            "KLMNO11111: to=ops@example.org, orig_to=root@localhost, relay=local, delay=0.07, delays=0.04/0/0/0.03, dsn=1.2.3, status=bounced (unknown user)",
+        );
+        let Event::Delivery(d) = e else {
+            panic!("{e:?}")
+        };
+        assert_eq!(
+            (d.queue_id, d.to, d.orig_to, d.dsn_class()),
+            ("KLMNO11111", "ops@example.org", Some("root@localhost"), "5")
+        );
+        // A queue ID cut off by the shipper: still a delivery.
+        let e = ev(
+            "error",
+            "to=<ops@example.org>, relay=none, delay=3, delays=3/0/0/0, dsn=4.4.1, status=deferred (delivery temporarily suspended)",
+        );
+        let Event::Delivery(d) = e else {
+            panic!("{e:?}")
+        };
+        assert_eq!((d.queue_id, d.dsn_class()), ("", "4"));
+        // broken: a cut line, bad status, bad delays
+        assert_eq!(
+            ev("smtp", "3mPVKl0Mhjz7sXv: to=<ops@exa"),
             Event::Unsupported
         );
         assert_eq!(

@@ -16,8 +16,8 @@ impl AccessListAction {
     /// Label value.
     pub fn as_str(self) -> &'static str {
         match self {
-            AccessListAction::Denylisted => "denylisted",
-            AccessListAction::Allowlisted => "allowlisted",
+            AccessListAction::Denylisted => "deny",
+            AccessListAction::Allowlisted => "allow",
         }
     }
 }
@@ -40,6 +40,19 @@ pub enum Violation {
 }
 
 impl Violation {
+    /// Hsn723's `test` label value of `postfix_postscreen_tests_failed_total`: the
+    /// logged words with `_` for space and `-`.
+    pub fn test_name(self) -> &'static str {
+        match self {
+            Violation::Pipelining => "COMMAND_PIPELINING",
+            Violation::TimeLimit => "COMMAND_TIME_LIMIT",
+            Violation::CountLimit => "COMMAND_COUNT_LIMIT",
+            Violation::LengthLimit => "COMMAND_LENGTH_LIMIT",
+            Violation::BareNewline => "BARE_NEWLINE",
+            Violation::NonSmtpCommand => "NON_SMTP_COMMAND",
+        }
+    }
+
     /// Label value.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -116,6 +129,8 @@ pub(super) fn parse_postscreen(body: &str) -> Event<'_> {
         "BARE" if rest.starts_with("NEWLINE ") => P::Violation(Violation::BareNewline),
         "NON-SMTP" if rest.starts_with("COMMAND ") => P::Violation(Violation::NonSmtpCommand),
         "NOQUEUE:" => return parse_action(None, rest).map_or(Event::Unsupported, Event::Action),
+        // `DATA without valid RCPT from [ip]:port`: the dummy engine's 554 reply.
+        "DATA" if rest.starts_with("without valid RCPT ") => return Event::Info,
         "DISCONNECT" | "cache" | "ALLOWLIST" | "DENYLIST" | "WHITELIST" | "BLACKLIST"
         | "NOQUEUE" | "BDAT" | "PIPELINING" => return Event::Info,
         _ => return Event::Unsupported,
@@ -135,6 +150,10 @@ mod tests {
         assert_eq!(
             p("CONNECT from [192.0.2.1]:5678 to [192.0.2.2]:25"),
             Event::Postscreen(P::Connect)
+        );
+        assert_eq!(
+            p("DATA without valid RCPT from [192.0.2.1]:5678"),
+            Event::Info
         );
         assert_eq!(
             p("PASS NEW [192.0.2.1]:5678"),

@@ -1,8 +1,8 @@
 //! qmgr and oqmgr: messages entering the active queue, removed, expired.
-use super::{Event, split_queue_id};
+use super::{Event, split_queue_id_or_field};
 
 pub(super) fn parse_qmgr(body: &str) -> Event<'_> {
-    let Some((queue_id, rest)) = split_queue_id(body) else {
+    let Some((queue_id, rest)) = split_queue_id_or_field(body, "from=") else {
         return Event::Unsupported;
     };
     if rest == "removed" {
@@ -11,10 +11,16 @@ pub(super) fn parse_qmgr(body: &str) -> Event<'_> {
     if rest.starts_with("skipped, still being delivered") {
         return Event::Info;
     }
-    let Some(after) = rest.strip_prefix("from=<") else {
+    let Some(after) = rest.strip_prefix("from=") else {
         return Event::Unsupported;
     };
-    let Some((_, tail)) = after.rsplit_once(">, ") else {
+    // The sender may hold `>, ` itself (it is client-chosen), so the last one ends it; a
+    // bare address (no brackets: some shippers strip them) ends at the first `, `.
+    let tail = match after.strip_prefix('<') {
+        Some(inner) => inner.rsplit_once(">, ").map(|(_, t)| t),
+        None => after.split_once(", ").map(|(_, t)| t),
+    };
+    let Some(tail) = tail else {
         return Event::Unsupported;
     };
     if let Some(status) = tail.strip_prefix("status=") {

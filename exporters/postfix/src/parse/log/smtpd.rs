@@ -44,14 +44,16 @@ pub(super) fn parse_smtpd<'a>(body: &'a str, severity: Option<Severity>) -> Even
                 return Event::ReverseDnsMismatch;
             }
         }
-        return Event::Info;
+        // Counted by severity all the same (see `parse_message`).
+        return Event::Unsupported;
     }
     match body.as_bytes().first() {
         Some(b'c') if body.starts_with("connect from ") => return Event::SmtpdConnect,
         Some(b'd') => {
             if let Some(rest) = body.strip_prefix("disconnect from ") {
+                // Postfix before 3.0 wrote no command counts: an empty list.
                 let stats = rest.split_once(' ').map_or("", |(_, s)| s);
-                if stats.split(' ').all(|t| parse_command_stat(t).is_some()) {
+                if stats.is_empty() || stats.split(' ').all(|t| parse_command_stat(t).is_some()) {
                     return Event::SmtpdDisconnect(CommandStats(stats));
                 }
                 return Event::Unsupported;
@@ -76,8 +78,29 @@ pub(super) fn parse_smtpd<'a>(body: &'a str, severity: Option<Severity>) -> Even
                 return Event::SmtpdTooManyErrors { stage };
             }
         }
+        Some(b'b') => {
+            // `bare <LF> received after DATA from CLIENT` (smtpd_forbid_bare_newline).
+            if let Some(stage) = body
+                .strip_prefix("bare <LF> received after ")
+                .and_then(stage_after)
+            {
+                return Event::SmtpdBareLf { stage };
+            }
+        }
         Some(b'N') => {
             if let Some(rest) = body.strip_prefix("NOQUEUE: ") {
+                // A before-queue content filter (smtpd_proxy_filter): the queue ID comes
+                // from the smtpd behind the filter.
+                if rest.starts_with("client=") {
+                    return Event::SmtpdProxyClient;
+                }
+                // Hsn723 counts these with the lost connections; so does this parser.
+                if let Some(stage) = rest
+                    .strip_prefix("lost connection after ")
+                    .and_then(stage_after)
+                {
+                    return Event::SmtpdLostConnection { stage };
+                }
                 return parse_action(None, rest).map_or(Event::Unsupported, Event::Action);
             }
         }
@@ -98,11 +121,10 @@ pub(super) fn parse_smtpd<'a>(body: &'a str, severity: Option<Severity>) -> Even
     if let Some(tls) = parse_tls(body) {
         return Event::Tls(tls);
     }
-    const INFO: [&str; 6] = [
+    const INFO: [&str; 5] = [
         "improper command pipelining after ",
         "SSL_accept error from ",
         "setting up TLS connection from ",
-        "NOQUEUE: lost connection after ",
         "discarding EHLO keywords",
         "proxy-",
     ];
@@ -112,17 +134,108 @@ pub(super) fn parse_smtpd<'a>(body: &'a str, severity: Option<Severity>) -> Even
     Event::Unsupported
 }
 
-/// `NAME[ADDR]: SASL METHOD authentication failed: …` → METHOD.
+/// `NAME[ADDR]: SASL METHOD authentication failed: …` → METHOD. With
+/// `smtpd_client_port_logging = yes` the client is `NAME[ADDR]:PORT`.
 fn sasl_failure(body: &str) -> Option<&str> {
-    let (_, rest) = body.split_once("]: SASL ")?;
+    let (client, rest) = body.split_once(": SASL ")?;
+    let (_, after_addr) = client.rsplit_once(']')?;
+    let port_ok = after_addr.is_empty()
+        || after_addr
+            .strip_prefix(':')
+            .is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
     let (method, _) = rest.split_once(" authentication failed")?;
-    (!method.is_empty() && !method.contains(' ')).then_some(method)
+    (port_ok && !method.is_empty() && !method.contains(' ')).then_some(method)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::parse::log::{ev, parse_message};
+    use crate::parse::log::{ActionLine, ev, parse_message};
+
+    #[test]
+    fn client_port_logging_and_old_shapes() {
+        // smtpd_client_port_logging = yes: the client is NAME[ADDR]:PORT everywhere.
+        for msg in [
+            "warning: unknown[192.0.2.1]:55729: SASL LOGIN authentication failed: UGFzc3dvcmQ6",
+            "warning: mail.example.com[2001:db8::1]:55729: SASL LOGIN authentication failed: UGFzc3dvcmQ6",
+            "warning: unknown[192.0.2.1]: SASL LOGIN authentication failed: UGFzc3dvcmQ6, sasl_username=bob",
+        ] {
+            let m = parse_message("smtpd", msg);
+            assert_eq!(m.event, Event::SaslAuthFailed { method: "LOGIN" }, "{msg}");
+        }
+        // Not a client: no brackets, or something else after them.
+        for msg in [
+            "warning: SASL authentication failure: Password verification failed",
+            "warning: unknown[192.0.2.1]x: SASL LOGIN authentication failed: y",
+        ] {
+            let m = parse_message("smtpd", msg);
+            assert_eq!((m.event, m.shape_known), (Event::Info, false), "{msg}");
+        }
+        assert_eq!(
+            ev("smtpd", "connect from unknown[192.0.2.1]:55729"),
+            Event::SmtpdConnect
+        );
+        assert_eq!(
+            ev(
+                "smtpd",
+                "lost connection after AUTH from unknown[192.0.2.1]:55729"
+            ),
+            Event::SmtpdLostConnection { stage: "AUTH" }
+        );
+        assert!(matches!(
+            ev(
+                "smtpd",
+                "disconnect from unknown[192.0.2.1]:55729 ehlo=1 auth=0/1 quit=1 commands=2/3"
+            ),
+            Event::SmtpdDisconnect(_)
+        ));
+        assert!(matches!(
+            ev(
+                "smtpd",
+                "NOQUEUE: reject: RCPT from unknown[192.0.2.1]:55729: 554 5.7.1 <x@example.org>: Relay access denied; from=<a@example.net> to=<x@example.org> proto=ESMTP helo=<x>"
+            ),
+            Event::Action(ActionLine {
+                code: Some(554),
+                ..
+            })
+        ));
+        assert!(matches!(
+            ev(
+                "smtpd",
+                "4A1B2C3D4E: client=unknown[192.0.2.1]:55729, sasl_method=PLAIN, sasl_username=bob"
+            ),
+            Event::SmtpdClient {
+                sasl_method: Some("PLAIN"),
+                ..
+            }
+        ));
+        // Postfix before 3.0: no command counts on the disconnect line.
+        let Event::SmtpdDisconnect(stats) =
+            ev("smtpd", "disconnect from mail.example.com[192.0.2.7]")
+        else {
+            panic!()
+        };
+        assert_eq!(stats.iter().count(), 0);
+        // Before-queue content filter, and lost connections logged under NOQUEUE.
+        assert_eq!(
+            ev("smtpd", "NOQUEUE: client=mail.example.com[192.0.2.7]"),
+            Event::SmtpdProxyClient
+        );
+        assert_eq!(
+            ev(
+                "smtpd",
+                "NOQUEUE: lost connection after CONNECT from unknown[192.0.2.25]"
+            ),
+            Event::SmtpdLostConnection { stage: "CONNECT" }
+        );
+        assert_eq!(
+            ev(
+                "smtpd",
+                "bare <LF> received after DATA from mail.example.com[192.0.2.7]:41852"
+            ),
+            Event::SmtpdBareLf { stage: "DATA" }
+        );
+    }
 
     #[test]
     fn smtpd_lines() {
