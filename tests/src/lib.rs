@@ -14,6 +14,7 @@
 //! # anyhow::Ok(())
 //! ```
 
+pub mod corpus;
 pub mod daemon;
 pub mod expo;
 pub mod exporter;
