@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Installs what the demo and the tests need: Debian packages (Postfix, VictoriaMetrics with
-# vmagent/vmalert, Prometheus with promtool, swaks) and a Python venv at .venv with the packages
-# in tests/python/requirements.txt. Idempotent and quick when everything is already there.
-# The Rust toolchain is expected on the machine.
+# Installs what the demo and the tests need: Debian packages (Postfix, Dovecot's core and IMAP
+# server, VictoriaMetrics with vmagent/vmalert, Prometheus with promtool, swaks) and a Python
+# venv at .venv with the packages in tests/python/requirements.txt. Idempotent and quick when
+# everything is already there. The Rust toolchain is expected on the machine.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -15,8 +15,8 @@ log() { printf '[install-deps] %s\n' "$*" >&2; }
 # Debian packages (the list is in scripts/lib/packages.sh, shared with its regression test), and
 # a command each one must provide (checked before touching apt).
 APT_PACKAGES=("${DEPS_APT_PACKAGES[@]}")
-REQUIRED_COMMANDS=(postfix postconf postqueue postsuper qshape smtp-sink sendmail
-  victoria-metrics vmagent vmalert prometheus promtool swaks script flock openssl)
+REQUIRED_COMMANDS=(postfix postconf postqueue postsuper qshape smtp-sink sendmail dovecot
+  doveadm victoria-metrics vmagent vmalert prometheus promtool swaks script flock openssl)
 
 SUDO=()
 if [ "$(id -u)" -ne 0 ]; then
@@ -50,10 +50,12 @@ if [ "${#missing_pkgs[@]}" -gt 0 ]; then
   "${SUDO[@]}" apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "${APT_PACKAGES[@]}" >/dev/null
 fi
 
-# Packaged services must not run: they would hold ports and confuse the tests. The Debian
-# postinst starts nothing where policy-rc.d forbids it; elsewhere stop what it started.
+# Packaged services must not run: they would hold ports and confuse the tests (Dovecot's
+# system instance takes 143/993/110/995 and /run/dovecot; the test instances use their own
+# temp dirs and free ports and never read /etc/dovecot). The Debian postinst starts nothing
+# where policy-rc.d forbids it; elsewhere stop what it started.
 if command -v service >/dev/null 2>&1 && [ ! -x /usr/sbin/policy-rc.d ]; then
-  for s in postfix victoria-metrics prometheus; do
+  for s in postfix dovecot victoria-metrics prometheus; do
     "${SUDO[@]}" service "$s" stop >/dev/null 2>&1 || true
   done
 fi
@@ -95,5 +97,5 @@ if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$STAMP" 2>/dev/null)" != "$want" ]; 
   echo "$want" >"$STAMP"
 fi
 
-versions="$(dpkg-query -W -f '${Package} ${Version}, ' postfix victoria-metrics prometheus swaks 2>/dev/null || true)"
+versions="$(dpkg-query -W -f '${Package} ${Version}, ' postfix dovecot-core victoria-metrics prometheus swaks 2>/dev/null || true)"
 log "ok: ${versions}$("$VENV/bin/python" -c 'import importlib.metadata as m; print("prometheus-client", m.version("prometheus-client"))' 2>&1)"

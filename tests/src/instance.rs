@@ -2,7 +2,7 @@
 //! subdirectories, free loopback ports, config files rendered from templates, a start with
 //! a readiness check, stop on drop, and the log tail when a test fails.
 //!
-//! A daemon module ([`crate::postfix`] today, Dovecot and ProFTPd next) adds only what is
+//! A daemon module ([`crate::postfix`], [`crate::dovecot`]; ProFTPd next) adds only what is
 //! specific to its daemon: the config it writes, the command that starts it, what "ready"
 //! means, and its client tools.
 //!
@@ -11,7 +11,8 @@
 //! with [`Instance::run`] and stopped with the command given to [`InstanceBuilder::stop_command`]
 //! plus its pid file ([`InstanceBuilder::pid_file`]).
 //!
-//! How a Dovecot instance would plug in:
+//! How a foreground daemon plugs in, in short ([`crate::dovecot`] is the full Dovecot one,
+//! with users and the auth socket):
 //!
 //! ```no_run
 //! use std::process::Command;

@@ -1,5 +1,6 @@
-//! Test harness for the mail-exporters: real daemons on loopback ports, each in its own temp
-//! dir, stopped by PID when the guard drops.
+//! Test harness for the mail-exporters: real daemons (Postfix, Dovecot, VictoriaMetrics,
+//! Prometheus) on loopback ports, each in its own temp dir, stopped by PID when the guard
+//! drops.
 //!
 //! Used by the end-to-end tests of this crate and, as a dev-dependency, by the exporters' own
 //! integration tests. Everything binds 127.0.0.1 only. Set `E2E_KEEP_TMP=1` to keep the temp
@@ -16,6 +17,7 @@
 
 pub mod corpus;
 pub mod daemon;
+pub mod dovecot;
 pub mod expo;
 pub mod exporter;
 pub mod fake;
@@ -32,6 +34,7 @@ pub mod tools;
 pub mod vm;
 
 pub use daemon::Daemon;
+pub use dovecot::{Dovecot, DovecotOptions};
 pub use exporter::{
     ACCEPT_OPENMETRICS, ACCEPT_TEXT, Exporter, all_collectors_off, exporter_binary, workspace_root,
 };

@@ -59,3 +59,25 @@ pub fn loopback(port: u16) -> SocketAddr {
 pub fn tcp_open(addr: SocketAddr) -> bool {
     TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_ok()
 }
+
+/// Whether a TCP socket listens on 127.0.0.1:`port` (or on all addresses), read from
+/// `/proc/net/tcp` without connecting: a probe connection would show in the daemon's log
+/// and in its connection counters.
+pub fn tcp_listening(port: u16) -> bool {
+    let Ok(table) = std::fs::read_to_string("/proc/net/tcp") else {
+        return false;
+    };
+    // Lines: `sl local_address rem_address st ...`, addresses as hex `IP:PORT`, IP in host
+    // byte order (127.0.0.1 is 0100007F on little-endian machines), state 0A = LISTEN.
+    let wanted = [
+        format!("0100007F:{port:04X}"),
+        format!("7F000001:{port:04X}"),
+        format!("00000000:{port:04X}"),
+    ];
+    table.lines().skip(1).any(|l| {
+        let mut f = l.split_whitespace();
+        let local = f.nth(1).unwrap_or("");
+        let state = f.nth(1).unwrap_or("");
+        state == "0A" && wanted.iter().any(|w| w == local)
+    })
+}

@@ -1,14 +1,19 @@
 //! The harness itself against the real daemons: a Postfix instance that sends, defers and
-//! bounces, and the VictoriaMetrics stack scraping something real.
+//! bounces, a Dovecot instance that authenticates and serves IMAP, and the VictoriaMetrics
+//! stack scraping something real.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests may unwrap
 
 use std::time::Duration;
 
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
+
+use e2e_tests::dovecot::{PasswordScheme, TEST_USERS};
 use e2e_tests::postfix::CLOSED_RELAYHOST;
 use e2e_tests::{
-    NotifierSink, Postfix, PostfixOptions, Prometheus, SmtpSink, VictoriaMetrics, VmAgent, VmAlert,
-    scrape_config,
+    Dovecot, DovecotOptions, NotifierSink, Postfix, PostfixOptions, Prometheus, SmtpSink,
+    VictoriaMetrics, VmAgent, VmAlert, scrape_config,
 };
 
 #[test]
@@ -101,6 +106,95 @@ fn two_postfix_instances_are_independent() {
     let pid = a.master_pid().unwrap();
     drop(a);
     assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists());
+}
+
+/// Sends one tagged IMAP command and returns the tagged reply line.
+fn imap(w: &mut TcpStream, r: &mut BufReader<TcpStream>, tag: &str, cmd: &str) -> String {
+    w.write_all(format!("{tag} {cmd}\r\n").as_bytes()).unwrap();
+    loop {
+        let mut line = String::new();
+        assert_ne!(
+            r.read_line(&mut line).unwrap(),
+            0,
+            "IMAP closed after {cmd}"
+        );
+        if line.starts_with(&format!("{tag} ")) {
+            return line.trim_end().to_string();
+        }
+    }
+}
+
+#[test]
+fn dovecot_instance_authenticates_and_serves_imap() {
+    let mut dc = Dovecot::start(
+        DovecotOptions::new()
+            .imap()
+            .user("carol@test.local", "carol-secret-3"),
+    )
+    .unwrap();
+    assert_eq!(dc.users().len(), TEST_USERS.len() + 1);
+    let socket = dc.auth_socket_path();
+    assert!(
+        socket.is_absolute() && socket.starts_with(dc.dir()),
+        "{socket:?}"
+    );
+    // What Postfix's smtpd will be offered on that socket.
+    assert_eq!(dc.auth_mechanisms().unwrap(), ["PLAIN", "LOGIN"]);
+    let (user, password) = dc.users()[0].clone();
+    assert!(dc.auth_test(&user, &password).unwrap());
+    assert!(!dc.auth_test(&user, "wrong").unwrap());
+    assert!(dc.auth_test("carol@test.local", "carol-secret-3").unwrap());
+
+    let imap_port = dc.port("imap").unwrap();
+    assert!(e2e_tests::net::tcp_listening(imap_port));
+    // The start did not probe the listener with a connection.
+    assert!(!dc.log().contains("imap-login"), "{}", dc.log());
+    let stream = TcpStream::connect(dc.imap_addr().unwrap()).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut w = stream.try_clone().unwrap();
+    let mut r = BufReader::new(stream);
+    let mut greeting = String::new();
+    r.read_line(&mut greeting).unwrap();
+    assert!(greeting.starts_with("* OK"), "{greeting}");
+    let no = imap(&mut w, &mut r, "a1", &format!("LOGIN {user} wrong"));
+    assert!(no.starts_with("a1 NO"), "{no}");
+    let ok = imap(&mut w, &mut r, "a2", &format!("LOGIN {user} {password}"));
+    assert!(ok.starts_with("a2 OK"), "{ok}");
+    // The maildir is created under the temp dir by the mail user.
+    let sel = imap(&mut w, &mut r, "a3", "SELECT INBOX");
+    assert!(sel.starts_with("a3 OK"), "{sel}");
+    imap(&mut w, &mut r, "a4", "LOGOUT");
+    assert!(dc.dir().join("mail").join(&user).join("Maildir").is_dir());
+    let log = dc.log();
+    assert!(
+        log.contains(&format!("Login: user=<{user}>, method=PLAIN")),
+        "{log}"
+    );
+
+    let master = dc.master_pid().unwrap();
+    dc.stop().unwrap();
+    assert!(!std::path::Path::new(&format!("/proc/{master}")).exists());
+    assert!(!e2e_tests::net::tcp_listening(imap_port));
+}
+
+#[test]
+fn dovecot_hashes_passwords_at_setup() {
+    let dc =
+        Dovecot::start(DovecotOptions::new().password_scheme(PasswordScheme::Sha512Crypt)).unwrap();
+    let users = std::fs::read_to_string(dc.dir().join("etc/users")).unwrap();
+    assert_eq!(
+        users.matches("{SHA512-CRYPT}$6$").count(),
+        TEST_USERS.len(),
+        "{users}"
+    );
+    for (user, password) in TEST_USERS {
+        assert!(!users.contains(password));
+        assert!(dc.auth_test(user, password).unwrap());
+    }
+    // Auth only: no TCP listener at all.
+    assert!(dc.imap_addr().is_none());
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! TLS lines from a real Postfix 3.7 smtpd with a throwaway certificate ([`Pki`]): STARTTLS and
-//! plain sessions, counted exactly by the log collector. (SASL failures need an auth
-//! backend: Debian's Postfix ignores `cyrus_sasl_config_path` for sasldb here, so they are
-//! covered by unit tests on real line shapes until Dovecot's auth joins the harness.)
+//! plain sessions, counted exactly by the log collector. (SASL is in `postfix_sasl.rs`, with
+//! Dovecot's auth server as the backend: Debian's Postfix ignores `cyrus_sasl_config_path`
+//! for sasldb here.)
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 

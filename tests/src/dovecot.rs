@@ -1,0 +1,379 @@
+//! Throw-away Dovecot 2.3 instances: own config, base_dir, state, mail and log in a temp dir,
+//! a passwd-file user database with known passwords, and an auth socket that Postfix's
+//! `smtpd_sasl_type = dovecot` can use. IMAP on a free loopback port on request.
+//!
+//! Nothing from `/etc/dovecot` is read: the whole config is written here and passed with
+//! `-c`. The master runs in the foreground (`dovecot -F`) as a child of the test and is
+//! stopped by PID. It needs root and Debian's `dovecot` and `dovenull` users (the
+//! `default_internal_user` and `default_login_user`), which installing `dovecot-core` creates.
+//!
+//! ```no_run
+//! use e2e_tests::dovecot::{Dovecot, DovecotOptions};
+//! let dovecot = Dovecot::start(DovecotOptions::new().imap())?;
+//! // Postfix: smtpd_sasl_type = dovecot, smtpd_sasl_path = <this path>.
+//! let socket = dovecot.auth_socket_path();
+//! let (user, password) = dovecot.users()[0].clone();
+//! assert!(dovecot.auth_test(&user, &password)?);
+//! # let _ = socket;
+//! # anyhow::Ok(())
+//! ```
+//!
+//! Later tests add listeners (pop3, lmtp, stats-reader, OpenMetrics http) and `metric`
+//! blocks with [`DovecotOptions::protocol`], [`DovecotOptions::port`] and
+//! [`DovecotOptions::config`]; the start waits for every reserved port.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::SocketAddr;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+
+use crate::instance::{Instance, InstanceBuilder};
+use crate::net;
+
+/// Users every instance has, with their passwords (`user@domain`, password).
+pub const TEST_USERS: [(&str, &str); 2] = [
+    ("alice@test.local", "alice-secret-1"),
+    ("bob@test.local", "bob-secret-2"),
+];
+
+/// Name of the auth client socket in `base_dir` (mode 0666, for Postfix's smtpd).
+pub const AUTH_SOCKET: &str = "auth-smtp";
+
+/// How long the start waits for the auth socket and the listeners.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How passwords are stored in the passwd-file.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum PasswordScheme {
+    /// `{PLAIN}password`: readable in the file, no hashing.
+    #[default]
+    Plain,
+    /// `{SHA512-CRYPT}$6$...`, hashed at setup by `doveadm pw`, as real servers store them.
+    Sha512Crypt,
+}
+
+/// How to build a [`Dovecot`] instance beyond the defaults.
+#[derive(Debug, Clone, Default)]
+pub struct DovecotOptions {
+    /// Users besides [`TEST_USERS`], `(user, password)`.
+    pub users: Vec<(String, String)>,
+    /// How the passwd-file stores the passwords.
+    pub scheme: PasswordScheme,
+    /// Protocols to serve (`protocols = ...`); none by default, auth only.
+    pub protocols: Vec<String>,
+    /// Free loopback ports to reserve, usable as `@port:KEY@` in [`DovecotOptions::config`].
+    pub ports: Vec<String>,
+    /// Config blocks appended verbatim after the defaults, rendered by [`Instance::render`].
+    pub config: Vec<String>,
+}
+
+impl DovecotOptions {
+    /// Auth only: the [`TEST_USERS`] in `{PLAIN}`, no protocol, no TCP listener.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a user with a known password (no `:` or newline; the passwd-file splits on them).
+    pub fn user(mut self, name: &str, password: &str) -> Self {
+        self.users.push((name.to_string(), password.to_string()));
+        self
+    }
+
+    /// Stores the passwords with `scheme`.
+    pub fn password_scheme(mut self, scheme: PasswordScheme) -> Self {
+        self.scheme = scheme;
+        self
+    }
+
+    /// Serves `protocol` (`imap`, `pop3`, `lmtp`); its listener comes from
+    /// [`DovecotOptions::config`], or from [`DovecotOptions::imap`] for IMAP.
+    pub fn protocol(mut self, protocol: &str) -> Self {
+        if !self.protocols.iter().any(|p| p == protocol) {
+            self.protocols.push(protocol.to_string());
+        }
+        self
+    }
+
+    /// Reserves a free loopback port under `key` for a listener in the config. The start
+    /// waits until it is listening, so reserve only ports Dovecot listens on.
+    pub fn port(mut self, key: &str) -> Self {
+        self.ports.push(key.to_string());
+        self
+    }
+
+    /// Appends a config block (listeners, `metric` blocks, settings) after the defaults.
+    pub fn config(mut self, block: &str) -> Self {
+        self.config.push(block.to_string());
+        self
+    }
+
+    /// IMAP on 127.0.0.1:`@port:imap@` (no imaps); mail in maildirs under the temp dir.
+    pub fn imap(self) -> Self {
+        self.protocol("imap").port("imap").config(
+            "service imap-login {
+  inet_listener imap {
+    address = 127.0.0.1
+    port = @port:imap@
+  }
+  inet_listener imaps {
+    port = 0
+  }
+}
+",
+        )
+    }
+}
+
+/// The config every instance starts from; `@PROTOCOLS@` is filled in by [`Dovecot::start`].
+const BASE_CONFIG: &str = "\
+# Written by the e2e-tests harness (tests/src/dovecot.rs); /etc/dovecot is not read.
+# instance_name tells these processes from a system Dovecot's in ps.
+instance_name = e2e-dovecot
+base_dir = @run_dir@
+state_dir = @dir@/state
+log_path = @log_dir@/dovecot.log
+protocols = @PROTOCOLS@
+listen = 127.0.0.1
+ssl = no
+# Tests authenticate in clear over loopback (smtpd and IMAP without TLS).
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+# Logs each failed login with its reason.
+auth_verbose = yes
+# Failed logins answer at once instead of after 2 s: tests send several on purpose.
+auth_failure_delay = 0
+mail_location = maildir:~/Maildir
+# Mail processes run as Debian's `mail` user (uid 8), below the default limit of 500.
+first_valid_uid = 1
+passdb {
+  driver = passwd-file
+  args = @config_dir@/users
+}
+userdb {
+  driver = passwd-file
+  args = @config_dir@/users
+  default_fields = uid=mail gid=mail home=@dir@/mail/%u
+}
+service auth {
+  unix_listener auth-smtp {
+    mode = 0666
+  }
+}
+# No auth penalty: anvil would otherwise delay every attempt from 127.0.0.1 by up to 15 s
+# after a failure. Mode 0 is Dovecot's documented way to turn it off.
+service anvil {
+  unix_listener anvil-auth-penalty {
+    mode = 0
+  }
+}
+";
+
+/// A running Dovecot (`dovecot -F -c FILE`), stopped by PID (SIGTERM to the master, which
+/// stops its children) on drop.
+#[derive(Debug)]
+pub struct Dovecot {
+    users: Vec<(String, String)>,
+    inst: Instance,
+}
+
+impl Dovecot {
+    /// Writes the config and the passwd-file, starts the master in the foreground and waits
+    /// until the auth socket exists and every reserved port is listening.
+    pub fn start(opts: DovecotOptions) -> Result<Dovecot> {
+        let mut builder = InstanceBuilder::new("dovecot")
+            .dir("state")
+            .dir("mail")
+            .log_file("dovecot.log");
+        for key in &opts.ports {
+            builder = builder.port(key);
+        }
+        let protocols = if opts.protocols.is_empty() {
+            "none".to_string()
+        } else {
+            opts.protocols.join(" ")
+        };
+        let mut config = BASE_CONFIG.replace("@PROTOCOLS@", &protocols);
+        for block in &opts.config {
+            config.push('\n');
+            config.push_str(block);
+        }
+        let mut inst = builder.config_file("dovecot.conf", &config).build()?;
+        // Homes are created on first login by the `mail` user.
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mail = inst.dir().join("mail");
+            std::fs::set_permissions(&mail, std::fs::Permissions::from_mode(0o1777))
+                .with_context(|| format!("chmod 1777 {}", mail.display()))?;
+        }
+
+        let users: Vec<(String, String)> = TEST_USERS
+            .iter()
+            .map(|(u, p)| (u.to_string(), p.to_string()))
+            .chain(opts.users.iter().cloned())
+            .collect();
+        let conf = inst.config_path("dovecot.conf");
+        let mut passwd = String::new();
+        for (user, password) in &users {
+            if [user, password]
+                .iter()
+                .any(|s| s.contains([':', '\n']) || s.is_empty())
+            {
+                bail!("dovecot: user {user:?}: names and passwords must be non-empty, without ':'");
+            }
+            let stored = match opts.scheme {
+                PasswordScheme::Plain => format!("{{PLAIN}}{password}"),
+                PasswordScheme::Sha512Crypt => inst
+                    .run(Command::new("doveadm").arg("-c").arg(&conf).args([
+                        "pw",
+                        "-s",
+                        "SHA512-CRYPT",
+                        "-p",
+                        password,
+                    ]))?
+                    .trim()
+                    .to_string(),
+            };
+            // user:password:uid:gid:gecos:home:shell:extra (uid, gid, home from default_fields).
+            passwd.push_str(&format!("{user}:{stored}::::::\n"));
+        }
+        inst.write_config("users", &passwd)?;
+
+        let mut cmd = Command::new("dovecot");
+        cmd.arg("-F").arg("-c").arg(&conf);
+        // Its stdout/stderr file must not be dovecot.log, the log_path.
+        inst.spawn("dovecot-master", cmd)
+            .context("starting dovecot (apt-get install dovecot-core)")?;
+        let socket = inst.run_dir().join(AUTH_SOCKET);
+        let ports: Vec<u16> = opts
+            .ports
+            .iter()
+            .map(|k| inst.port(k))
+            .collect::<Result<_>>()?;
+        let what = format!(
+            "auth socket {} and listeners on {ports:?}",
+            socket.display()
+        );
+        // Listening, not connectable: a test connection would be a line in the log and a
+        // count in Dovecot's stats that an exporter test would then have to allow for.
+        inst.wait_until(&what, START_TIMEOUT, |_| {
+            socket.exists() && ports.iter().all(|p| net::tcp_listening(*p))
+        })?;
+        Ok(Dovecot { users, inst })
+    }
+
+    /// The auth client socket for Postfix's `smtpd_sasl_path` (an absolute path).
+    pub fn auth_socket_path(&self) -> PathBuf {
+        self.inst.run_dir().join(AUTH_SOCKET)
+    }
+
+    /// Every user with its password: [`TEST_USERS`] first, then [`DovecotOptions::user`]'s.
+    pub fn users(&self) -> &[(String, String)] {
+        &self.users
+    }
+
+    /// The port reserved under `key` ([`DovecotOptions::port`]; `imap` for IMAP).
+    pub fn port(&self, key: &str) -> Result<u16> {
+        self.inst.port(key)
+    }
+
+    /// `127.0.0.1:<port key>`.
+    pub fn addr(&self, key: &str) -> Result<SocketAddr> {
+        self.inst.addr(key)
+    }
+
+    /// The IMAP listener, when [`DovecotOptions::imap`] was set.
+    pub fn imap_addr(&self) -> Option<SocketAddr> {
+        self.inst.addr("imap").ok()
+    }
+
+    /// The config file passed to `-c`.
+    pub fn config_path(&self) -> PathBuf {
+        self.inst.config_path("dovecot.conf")
+    }
+
+    /// The temp dir holding everything.
+    pub fn dir(&self) -> &Path {
+        self.inst.dir()
+    }
+
+    /// The daemon-neutral instance (temp dir, ports, log, stop).
+    pub fn instance(&self) -> &Instance {
+        &self.inst
+    }
+
+    /// Dovecot's `log_path`.
+    pub fn log_path(&self) -> Option<&Path> {
+        self.inst.log_path()
+    }
+
+    /// The log so far.
+    pub fn log(&self) -> String {
+        self.inst.log()
+    }
+
+    /// `doveadm -c FILE <args>`; returns stdout, fails unless it exits 0.
+    pub fn doveadm(&self, args: &[&str]) -> Result<String> {
+        self.inst.run(
+            Command::new("doveadm")
+                .arg("-c")
+                .arg(self.config_path())
+                .args(args),
+        )
+    }
+
+    /// `doveadm auth test USER PASSWORD` through the auth server: true when it accepts,
+    /// false when it refuses (exit 77), an error otherwise.
+    pub fn auth_test(&self, user: &str, password: &str) -> Result<bool> {
+        let out = Command::new("doveadm")
+            .arg("-c")
+            .arg(self.config_path())
+            .args(["auth", "test", user, password])
+            .output()
+            .context("running doveadm auth test")?;
+        match out.status.code() {
+            Some(0) => Ok(true),
+            Some(77) => Ok(false),
+            _ => bail!(
+                "doveadm auth test failed ({}): {}",
+                out.status,
+                crate::instance::output_text(&out)
+            ),
+        }
+    }
+
+    /// The mechanisms the auth socket offers, from the client handshake Postfix does
+    /// (`VERSION` and `CPID` out, `MECH` lines back until `DONE`).
+    pub fn auth_mechanisms(&self) -> Result<Vec<String>> {
+        let path = self.auth_socket_path();
+        let stream =
+            UnixStream::connect(&path).with_context(|| format!("connecting to {path:?}"))?;
+        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+        let mut w = stream.try_clone()?;
+        w.write_all(format!("VERSION\t1\t2\nCPID\t{}\n", std::process::id()).as_bytes())?;
+        let mut mechs = Vec::new();
+        for line in BufReader::new(stream).lines() {
+            let line = line?;
+            if line == "DONE" {
+                return Ok(mechs);
+            }
+            if let Some(rest) = line.strip_prefix("MECH\t") {
+                mechs.push(rest.split('\t').next().unwrap_or(rest).to_string());
+            }
+        }
+        bail!("{}: closed before DONE", path.display())
+    }
+
+    /// The master's pid (the process spawned with `-F`).
+    pub fn master_pid(&mut self) -> Option<u32> {
+        self.inst.pid()
+    }
+
+    /// Stops the master (SIGTERM, SIGKILL after the grace period).
+    pub fn stop(&mut self) -> Result<()> {
+        self.inst.stop()
+    }
+}
