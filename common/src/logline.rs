@@ -178,8 +178,9 @@ fn strip_solaris_msgid(message: &str) -> &str {
 
 /// `prog[pid]` → (`prog`, Some(`pid`)); `prog` → (`prog`, None).
 fn split_pid(tag: &str) -> (&str, Option<&str>) {
+    // A byte scan: core's char searcher was a twentieth of a line's cost.
     if let Some(inner) = tag.strip_suffix(']')
-        && let Some(open) = inner.rfind('[')
+        && let Some(open) = inner.as_bytes().iter().rposition(|&b| b == b'[')
     {
         return (
             inner.get(..open).unwrap_or(""),
@@ -192,8 +193,10 @@ fn split_pid(tag: &str) -> (&str, Option<&str>) {
 /// Token up to the first space, and what follows that space (if there was one).
 #[inline]
 fn split_space(s: &str) -> (&str, Option<&str>) {
-    match s.split_once(' ') {
-        Some((a, b)) => (a, Some(b)),
+    // A byte scan: core's char searcher, and a SIMD search's set-up, cost more on these
+    // short tokens (measured with callgrind).
+    match s.as_bytes().iter().position(|&b| b == b' ') {
+        Some(at) => (s.get(..at).unwrap_or(s), s.get(at + 1..)),
         None => (s, None),
     }
 }

@@ -105,7 +105,11 @@ pub fn print_to_string(p: &PrintArgs) -> anyhow::Result<String> {
     if p.format == PrintFormat::Log {
         let metrics = crate::logmetrics::LogMetrics::new(Default::default());
         metrics.register(&mut reg);
-        let text = String::from_utf8_lossy(&input);
+        // Valid UTF-8 (the common case) is borrowed; lossy decoding is the slow path.
+        let text = match std::str::from_utf8(&input) {
+            Ok(t) => std::borrow::Cow::Borrowed(t),
+            Err(_) => String::from_utf8_lossy(&input),
+        };
         let summary = crate::logmetrics::replay(&metrics, &text, &mut |daemon, line| {
             if p.unsupported {
                 eprintln!("unsupported {daemon}: {line}");

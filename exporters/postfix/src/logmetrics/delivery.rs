@@ -1,6 +1,8 @@
 //! Delivery attempts of every delivery agent (smtp, lmtp, local, virtual, pipe, error, …)
 //! and their delay histograms, ours and kumina's per-agent ones.
 
+use std::sync::OnceLock;
+
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::Histogram;
@@ -30,6 +32,30 @@ const STAGES: [&str; 5] = [
 ];
 
 type HistFamily<L> = Family<L, Histogram, fn() -> Histogram>;
+
+/// Metric handles of one program tag (one instance, service and daemon), taken from the
+/// families on first use and kept, so a delivery line costs no label hashing. A handle
+/// shares its value with the family's series, which is what the scrape encodes; series
+/// still appear only when first counted.
+#[derive(Debug, Default)]
+pub(super) struct DeliveryCache {
+    /// `postfix_deliveries_total`, by status and DSN class.
+    deliveries: [[OnceLock<Counter>; 3]; DeliveryStatus::COUNT],
+    /// kumina's `postfix_smtp_messages_processed_total`, by status.
+    smtp_processed: [OnceLock<Counter>; DeliveryStatus::COUNT],
+    /// `postfix_delivery_delay_seconds` of the five stages.
+    delays: OnceLock<[Histogram; 5]>,
+    /// kumina's smtp/lmtp delay histograms of the four stages.
+    kumina_delays: OnceLock<[Histogram; 4]>,
+}
+
+fn class_index(class: &str) -> usize {
+    match class {
+        "2" => 0,
+        "4" => 1,
+        _ => 2,
+    }
+}
 
 fn kumina_delay_histogram() -> Histogram {
     Histogram::new(KUMINA_DELAY_BUCKETS)
@@ -126,27 +152,38 @@ impl DeliveryMetrics {
         );
     }
 
+    /// One delivery line; `cache` holds the handles of the line's program tag.
     pub(super) fn delivery(
         &self,
         d: &Delivery<'_>,
         daemon: &'static str,
         inst: &Shared,
         svc: &Shared,
+        cache: &DeliveryCache,
     ) {
         let status = d.status.as_str();
-        self.deliveries
-            .get_or_create(&DeliveryLabels {
-                postfix_instance: inst.clone(),
-                service: svc.clone(),
-                daemon,
-                status,
-                dsn_class: d.dsn_class(),
+        let dsn_class = d.dsn_class();
+        cache.deliveries[d.status.index()][class_index(dsn_class)]
+            .get_or_init(|| {
+                self.deliveries
+                    .get_or_create(&DeliveryLabels {
+                        postfix_instance: inst.clone(),
+                        service: svc.clone(),
+                        daemon,
+                        status,
+                        dsn_class,
+                    })
+                    .clone()
             })
             .inc();
         match (daemon, d.status) {
             ("smtp", st) => {
-                self.smtp_processed
-                    .get_or_create(&StatusLabel { status })
+                cache.smtp_processed[d.status.index()]
+                    .get_or_init(|| {
+                        self.smtp_processed
+                            .get_or_create(&StatusLabel { status })
+                            .clone()
+                    })
                     .inc();
                 let by_dsn = match st {
                     DeliveryStatus::Deferred => {
@@ -181,39 +218,45 @@ impl DeliveryMetrics {
             delays[3],
             d.delay.unwrap_or(delays.iter().sum()),
         ];
-        let pipe_relay = (daemon == "pipe").then(|| self.pipe_relays.get(d.relay));
-        for (stage, v) in STAGES.iter().zip(values) {
-            self.delivery_delay
-                .get_or_create(&DelayLabels {
-                    postfix_instance: inst.clone(),
-                    service: svc.clone(),
-                    daemon,
-                    stage,
-                })
-                .observe(v);
-            if *stage == "total" {
-                continue;
+        let delays = cache.delays.get_or_init(|| {
+            STAGES.map(|stage| {
+                self.delivery_delay
+                    .get_or_create(&DelayLabels {
+                        postfix_instance: inst.clone(),
+                        service: svc.clone(),
+                        daemon,
+                        stage,
+                    })
+                    .clone()
+            })
+        });
+        for (h, v) in delays.iter().zip(values) {
+            h.observe(v);
+        }
+        let kumina = match daemon {
+            "smtp" => Some(&self.smtp_delay),
+            "lmtp" => Some(&self.lmtp_delay),
+            _ => None,
+        };
+        if let Some(family) = kumina {
+            let hs = cache.kumina_delays.get_or_init(|| {
+                [STAGES[0], STAGES[1], STAGES[2], STAGES[3]]
+                    .map(|stage| family.get_or_create(&StageLabel { stage }).clone())
+            });
+            for (h, v) in hs.iter().zip(values) {
+                h.observe(v);
             }
-            match daemon {
-                "smtp" => self
-                    .smtp_delay
-                    .get_or_create(&StageLabel { stage })
-                    .observe(v),
-                "lmtp" => self
-                    .lmtp_delay
-                    .get_or_create(&StageLabel { stage })
-                    .observe(v),
-                "pipe" => {
-                    if let Some(relay) = &pipe_relay {
-                        self.pipe_delay
-                            .get_or_create(&PipeDelayLabels {
-                                relay: relay.clone(),
-                                stage,
-                            })
-                            .observe(v);
-                    }
-                }
-                _ => {}
+        }
+        // pipe's kumina histogram is labelled by relay too: not cacheable per tag.
+        if daemon == "pipe" {
+            let relay = self.pipe_relays.get(d.relay);
+            for (stage, v) in STAGES.iter().take(4).zip(values) {
+                self.pipe_delay
+                    .get_or_create(&PipeDelayLabels {
+                        relay: relay.clone(),
+                        stage,
+                    })
+                    .observe(v);
             }
         }
     }

@@ -9,10 +9,12 @@ use prometheus_client::encoding::{
 
 /// `value` if it is in `set`, else `other`.
 pub(super) fn closed(value: &str, set: &[&'static str]) -> &'static str {
-    set.iter()
-        .find(|s| **s == value)
-        .copied()
-        .unwrap_or("other")
+    closed_index(value, set).map_or("other", |i| set[i])
+}
+
+/// The position of `value` in `set`, for caches indexed like the set (`None`: `other`).
+pub(super) fn closed_index(value: &str, set: &[&'static str]) -> Option<usize> {
+    set.iter().position(|s| *s == value)
 }
 
 pub(super) use common::labels::BoundedLabel;

@@ -73,13 +73,13 @@ use prometheus_client::registry::Registry;
 use self::bounce::BounceMetrics;
 use self::cleanup::CleanupMetrics;
 use self::client::ClientMetrics;
-use self::delivery::DeliveryMetrics;
+use self::delivery::{DeliveryCache, DeliveryMetrics};
 use self::general::GeneralMetrics;
-use self::labels::{BoundedLabel, ProgramLabel, SeverityLabels, closed};
+use self::labels::{BoundedLabel, ProgramLabel, SeverityLabels, Shared, closed};
 use self::postscreen::PostscreenMetrics;
 use self::postsuper::PostsuperMetrics;
 use self::qmgr::QmgrMetrics;
-use self::smtpd::SmtpdMetrics;
+use self::smtpd::{SmtpdCache, SmtpdMetrics};
 use self::tls::TlsMetrics;
 use crate::parse::log::{self as plog, Event};
 use crate::reject_rules::RejectRules;
@@ -188,6 +188,41 @@ pub fn parse_master_cf(text: &str) -> Vec<String> {
     out
 }
 
+/// What a program tag (`postfix-out/submission/smtpd`) means, worked out once per distinct
+/// tag: splitting it, deciding Postfix or foreign and bounding its labels was a fifth of
+/// the per-line cost, and a log has a few dozen tags. It also keeps the tag's metric
+/// handles (see `DeliveryCache`).
+#[derive(Debug)]
+struct TagInfo {
+    /// A Postfix syslog_name (else a foreign program).
+    postfix: bool,
+    /// OpenDKIM, whose signatures kumina counts.
+    opendkim: bool,
+    /// Foreign lines: the counter of `postfix_log_foreign_lines_total{program}`.
+    foreign: Option<Counter>,
+    inst: Shared,
+    svc: Shared,
+    /// The tag has no daemon segment: it is inferred per line.
+    infer_daemon: bool,
+    /// Its label (closed set).
+    daemon: &'static str,
+    /// Its parser.
+    kind: plog::DaemonKind,
+    delivery: DeliveryCache,
+    smtpd: SmtpdCache,
+}
+
+/// Handles for a line whose daemon was inferred (used for that line only).
+#[derive(Debug, Default)]
+struct TagCaches {
+    delivery: DeliveryCache,
+    smtpd: SmtpdCache,
+}
+
+/// Distinct tags kept; past this (a log with ever new program names) tags are worked out
+/// per line, which is only slower.
+const TAG_CACHE_SIZE: usize = 256;
+
 /// The metric families fed by the Postfix log, and the [`LineHandler`] that feeds them.
 /// Share it behind an `Arc` between the follower thread and the registry.
 #[derive(Debug)]
@@ -199,6 +234,7 @@ pub struct LogMetrics {
     services: BoundedLabel,
     programs: BoundedLabel,
     last_ts: Mutex<(String, Option<f64>)>,
+    tags: Mutex<rustc_hash::FxHashMap<Box<str>, Arc<TagInfo>>>,
 
     delivery: DeliveryMetrics,
     client: ClientMetrics,
@@ -239,6 +275,7 @@ impl LogMetrics {
             services: BoundedLabel::new(cap, allow, &[]),
             programs: BoundedLabel::new(cap, None, &[]),
             last_ts: Mutex::new((String::new(), None)),
+            tags: Mutex::new(rustc_hash::FxHashMap::default()),
 
             delivery: DeliveryMetrics::new(cap),
             client: ClientMetrics::new(),
@@ -289,6 +326,44 @@ impl LogMetrics {
         );
     }
 
+    fn tag(&self, tag: &str) -> Arc<TagInfo> {
+        // FxHash: a tag is a few bytes from a bounded set, and SipHash's flood resistance
+        // buys nothing when the map stops growing at TAG_CACHE_SIZE.
+        let mut tags = self.tags.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(info) = tags.get(tag) {
+            return Arc::clone(info);
+        }
+        let info = Arc::new(self.tag_info(tag));
+        if tags.len() < TAG_CACHE_SIZE {
+            tags.insert(tag.into(), Arc::clone(&info));
+        }
+        info
+    }
+
+    fn tag_info(&self, tag: &str) -> TagInfo {
+        let program = plog::split_program(tag);
+        let postfix = self.is_postfix(program.instance);
+        let foreign = (!postfix).then(|| {
+            self.foreign
+                .get_or_create(&ProgramLabel {
+                    program: self.programs.get(program.instance),
+                })
+                .clone()
+        });
+        TagInfo {
+            postfix,
+            opendkim: program.instance == "opendkim",
+            foreign,
+            inst: self.instances.get(program.instance),
+            svc: self.services.get(program.service.unwrap_or("")),
+            infer_daemon: program.daemon.is_empty(),
+            daemon: closed(program.daemon, &DAEMONS),
+            kind: plog::DaemonKind::of(program.daemon),
+            delivery: DeliveryCache::default(),
+            smtpd: SmtpdCache::default(),
+        }
+    }
+
     fn is_postfix(&self, instance: &str) -> bool {
         instance == "postfix"
             || instance.starts_with("postfix-")
@@ -326,30 +401,35 @@ impl LogMetrics {
         let Some(parsed) = logline::parse(line) else {
             return LineOutcome::Unsupported("unknown".to_string());
         };
-        let program = plog::split_program(parsed.program);
-        if !self.is_postfix(program.instance) {
-            if program.instance == "opendkim" {
+        let tag = self.tag(parsed.program);
+        if !tag.postfix {
+            if tag.opendkim {
                 self.general.opendkim(parsed.message);
             }
-            self.foreign
-                .get_or_create(&ProgramLabel {
-                    program: self.programs.get(program.instance),
-                })
-                .inc();
+            if let Some(c) = &tag.foreign {
+                c.inc();
+            }
             return LineOutcome::Handled;
         }
         self.observe_timestamp(parsed.timestamp, parsed.format);
         // RFC 5424 with an empty MSGID/SD leaves the separating space on the message.
         let message = parsed.message.trim_start_matches(' ');
-        let raw_daemon = if program.daemon.is_empty() {
-            plog::infer_daemon(message)
+        // An inferred daemon differs per line: its handles are not the tag's.
+        let inferred;
+        let (kind, daemon) = if tag.infer_daemon {
+            let d = plog::infer_daemon(message);
+            inferred = Some(TagCaches::default());
+            (plog::DaemonKind::of(d), closed(d, &DAEMONS))
         } else {
-            program.daemon
+            inferred = None;
+            (tag.kind, tag.daemon)
         };
-        let daemon = closed(raw_daemon, &DAEMONS);
-        let msg = plog::parse_message(raw_daemon, message);
-        let inst = self.instances.get(program.instance);
-        let svc = self.services.get(program.service.unwrap_or(""));
+        let (delivery_cache, smtpd_cache) = match &inferred {
+            Some(c) => (&c.delivery, &c.smtpd),
+            None => (&tag.delivery, &tag.smtpd),
+        };
+        let msg = plog::parse_message_of(kind, message);
+        let (inst, svc) = (tag.inst.clone(), tag.svc.clone());
         if let Some(sev) = msg.severity {
             self.severity
                 .get_or_create(&SeverityLabels {
@@ -367,7 +447,9 @@ impl LogMetrics {
         match msg.event {
             Event::Unsupported => return LineOutcome::Unsupported(daemon.to_string()),
             Event::Info | Event::Pickup { .. } => {}
-            Event::Delivery(d) => self.delivery.delivery(&d, daemon, &inst, &svc),
+            Event::Delivery(d) => self
+                .delivery
+                .delivery(&d, daemon, &inst, &svc, delivery_cache),
             Event::QmgrActive { size, nrcpt, .. } => self.qmgr.active(size, nrcpt),
             Event::QmgrRemoved { .. } => self.qmgr.removed(),
             Event::QmgrExpired { .. } => {
@@ -375,7 +457,7 @@ impl LogMetrics {
                 self.delivery.expired(daemon, inst, svc);
             }
             Event::SmtpdConnect => self.smtpd.connect(),
-            Event::SmtpdDisconnect(stats) => self.smtpd.disconnect(stats, inst, svc),
+            Event::SmtpdDisconnect(stats) => self.smtpd.disconnect(stats, &inst, &svc, smtpd_cache),
             Event::SmtpdLostConnection { stage } => self.smtpd.lost_connection(stage),
             Event::SmtpdTimeout { stage } => self.smtpd.timeout(stage, inst, svc),
             Event::SmtpdTooManyErrors { stage } => self.smtpd.too_many_errors(stage, inst, svc),

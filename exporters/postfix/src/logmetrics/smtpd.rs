@@ -1,13 +1,15 @@
 //! smtpd: connections, sessions, received messages, SASL failures, command statistics
 //! and restriction/milter actions (TLS sessions are in `tls`).
 
+use std::sync::OnceLock;
+
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::registry::Registry;
 
 use super::labels::{
     AfterStageLabel, BoundedLabel, CodeLabel, CommandLabels, RejectLabels, SaslMethodLabel, Shared,
-    SvcAfterStageLabels, SvcLabels, SvcSaslMethodLabels, closed,
+    SvcAfterStageLabels, SvcLabels, SvcSaslMethodLabels, closed, closed_index,
 };
 use crate::parse::log::{ActionKind, ActionLine, CommandStats};
 use crate::reject_rules::RejectRules;
@@ -57,6 +59,14 @@ const SASL_METHODS: [&str; 13] = [
     "ANONYMOUS",
     "OTP",
 ];
+
+/// The command counters of one program tag (see `DeliveryCache`): a disconnect line
+/// updates up to a dozen of them.
+#[derive(Debug, Default)]
+pub(super) struct SmtpdCache {
+    /// By command (`COMMANDS` order, then `other`) and result (accepted, rejected).
+    commands: [[OnceLock<Counter>; 2]; COMMANDS.len() + 1],
+}
 
 /// smtpd counters.
 #[derive(Debug)]
@@ -180,23 +190,34 @@ impl SmtpdMetrics {
         self.smtpd_connects.inc();
     }
 
-    pub(super) fn disconnect(&self, stats: CommandStats<'_>, inst: Shared, svc: Shared) {
+    pub(super) fn disconnect(
+        &self,
+        stats: CommandStats<'_>,
+        inst: &Shared,
+        svc: &Shared,
+        cache: &SmtpdCache,
+    ) {
         self.smtpd_disconnects.inc();
         for (cmd, ok, total) in stats.iter() {
             if cmd == "commands" {
                 continue;
             }
-            let command = closed(cmd, &COMMANDS);
-            for (result, n) in [("accepted", ok), ("rejected", total.saturating_sub(ok))] {
+            let i = closed_index(cmd, &COMMANDS).unwrap_or(COMMANDS.len());
+            let command = COMMANDS.get(i).copied().unwrap_or("other");
+            let results = [("accepted", ok), ("rejected", total.saturating_sub(ok))];
+            for ((result, n), slot) in results.into_iter().zip(&cache.commands[i]) {
                 if n > 0 {
-                    self.smtpd_commands
-                        .get_or_create(&CommandLabels {
-                            postfix_instance: inst.clone(),
-                            service: svc.clone(),
-                            command,
-                            result,
-                        })
-                        .inc_by(u64::from(n));
+                    slot.get_or_init(|| {
+                        self.smtpd_commands
+                            .get_or_create(&CommandLabels {
+                                postfix_instance: inst.clone(),
+                                service: svc.clone(),
+                                command,
+                                result,
+                            })
+                            .clone()
+                    })
+                    .inc_by(u64::from(n));
                 }
             }
         }

@@ -2,6 +2,7 @@
 //! `milter-reject`, …): the smtpd/postscreen line form and the reply-text helpers that
 //! cleanup's header/body form shares.
 use super::is_dsn;
+use super::text::{split_pat, split2};
 
 /// What a restriction, header/body check or milter did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -106,23 +107,23 @@ pub struct ActionLine<'a> {
 }
 
 pub(super) fn starts_with_action(rest: &str, smtpd: bool) -> bool {
-    rest.split_once(": ").is_some_and(|(word, tail)| {
+    split2(rest, *b": ").is_some_and(|(word, tail)| {
         ActionKind::parse(word).is_some() && (!smtpd || tail.contains(" from "))
     })
 }
 
 /// smtpd/postscreen form: `ACTION: WHERE from CLIENT: [CODE ][X.Y.Z ]TEXT[; from=<…> …]`.
 pub(super) fn parse_action<'a>(queue_id: Option<&'a str>, rest: &'a str) -> Option<ActionLine<'a>> {
-    let (word, rest) = rest.split_once(": ")?;
+    let (word, rest) = split2(rest, *b": ")?;
     let action = ActionKind::parse(word)?;
-    let (stage, rest) = rest.split_once(" from ")?;
+    let (stage, rest) = split_pat(rest, b" from ")?;
     if stage.is_empty() || stage.contains(' ') {
         return None;
     }
     // CLIENT is `name[addr]` (smtpd) or `[addr]:port` (postscreen); both contain `]` then `: `.
     let bracket = rest.find(']')?;
     let after_client = rest.get(bracket..)?;
-    let (_, reply) = after_client.split_once(": ")?;
+    let (_, reply) = split2(after_client, *b": ")?;
     let (code, enhanced_code, text) = split_reply(reply);
     let text = reply_text_end(text);
     Some(ActionLine {

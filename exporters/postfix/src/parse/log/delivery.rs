@@ -1,5 +1,6 @@
 //! Delivery agents: smtp and lmtp (delivery lines plus their connection chatter) and
 //! local, virtual, pipe, error, retry and discard (delivery lines only).
+use super::text::{split_pat, split1, split2};
 use super::tls::parse_tls;
 use super::{Event, is_dsn, split_queue_id_or_field};
 
@@ -21,6 +22,14 @@ pub enum DeliveryStatus {
 }
 
 impl DeliveryStatus {
+    /// Number of statuses, for tables indexed by [`DeliveryStatus::index`].
+    pub const COUNT: usize = 6;
+
+    /// A dense index below [`DeliveryStatus::COUNT`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
     /// Label value (lower case).
     pub fn as_str(self) -> &'static str {
         match self {
@@ -94,8 +103,8 @@ impl Delivery<'_> {
 fn address_field<'a>(s: &'a str, key: &str) -> Option<(&'a str, &'a str)> {
     let v = s.strip_prefix(key)?;
     match v.strip_prefix('<') {
-        Some(inner) => inner.split_once(">, "),
-        None => v.split_once(", "),
+        Some(inner) => split_pat(inner, b">, "),
+        None => split2(v, *b", "),
     }
 }
 
@@ -138,9 +147,9 @@ fn delivery<'a>(queue_id: &'a str, rest: &'a str) -> Option<Delivery<'a>> {
     }
     let mut have_relay = false;
     loop {
-        let (key, value_and_rest) = tail.split_once('=')?;
+        let (key, value_and_rest) = split1(tail, b'=')?;
         if key == "status" {
-            let (status, text) = match value_and_rest.split_once(' ') {
+            let (status, text) = match split1(value_and_rest, b' ') {
                 Some((s, t)) => (s, t),
                 None => (value_and_rest, ""),
             };
@@ -151,7 +160,7 @@ fn delivery<'a>(queue_id: &'a str, rest: &'a str) -> Option<Delivery<'a>> {
                 .unwrap_or(text);
             break;
         }
-        let (value, next) = match value_and_rest.split_once(", ") {
+        let (value, next) = match split2(value_and_rest, *b", ") {
             Some((v, n)) => (v, Some(n)),
             None => (value_and_rest, None),
         };

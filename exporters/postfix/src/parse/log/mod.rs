@@ -23,6 +23,7 @@ mod postscreen;
 mod postsuper;
 mod qmgr;
 mod smtpd;
+mod text;
 mod tls;
 
 pub use action::{ActionKind, ActionLine};
@@ -48,10 +49,9 @@ pub struct Program<'a> {
 /// `submission` and daemon `smtpd`. A tag without `/` (rsyslog's RFC 5424 APP-NAME
 /// drops everything from the slash on) has an empty daemon.
 pub fn split_program(program: &str) -> Program<'_> {
-    match (program.split_once('/'), program.rsplit_once('/')) {
+    match (text::split1(program, b'/'), text::rsplit1(program, b'/')) {
         (Some((instance, after_first)), Some((_, daemon))) => {
-            let service = after_first
-                .rsplit_once('/')
+            let service = text::rsplit1(after_first, b'/')
                 .map(|(service, _)| service)
                 .filter(|s| !s.is_empty());
             Program {
@@ -205,16 +205,76 @@ pub enum Event<'a> {
     Unsupported,
 }
 
+/// The parser family of a daemon name: which file of this module reads its lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DaemonKind {
+    /// smtp, lmtp: deliveries and their connection chatter.
+    Client,
+    /// local, virtual, pipe, error, retry, discard: deliveries only.
+    Agent,
+    /// qmgr, oqmgr.
+    Qmgr,
+    /// smtpd.
+    Smtpd,
+    /// cleanup.
+    Cleanup,
+    /// bounce, defer, trace.
+    Bounce,
+    /// postscreen.
+    Postscreen,
+    /// postsuper.
+    Postsuper,
+    /// pickup.
+    Pickup,
+    /// tlsproxy.
+    Tlsproxy,
+    /// Daemons whose lines no metric counts: every shape is recognised.
+    Quiet,
+    /// Not a Postfix daemon name.
+    Unknown,
+}
+
+impl DaemonKind {
+    /// The family of a daemon name (the last segment of the program tag).
+    pub fn of(daemon: &str) -> Self {
+        match daemon {
+            "smtp" | "lmtp" => DaemonKind::Client,
+            "local" | "virtual" | "pipe" | "error" | "retry" | "discard" => DaemonKind::Agent,
+            "qmgr" | "oqmgr" => DaemonKind::Qmgr,
+            "smtpd" => DaemonKind::Smtpd,
+            "cleanup" => DaemonKind::Cleanup,
+            "bounce" | "defer" | "trace" => DaemonKind::Bounce,
+            "postscreen" => DaemonKind::Postscreen,
+            "postsuper" => DaemonKind::Postsuper,
+            "pickup" => DaemonKind::Pickup,
+            "tlsproxy" => DaemonKind::Tlsproxy,
+            "master" | "postfix" | "postfix-script" | "anvil" | "scache" | "tlsmgr" | "dnsblog"
+            | "verify" | "proxymap" | "trivial-rewrite" | "flush" | "showq" | "postlogd"
+            | "postdrop" | "sendmail" | "postqueue" | "postmap" | "postalias" | "postlog"
+            | "postconf" | "postmulti" | "spawn" | "smtp-sink" | "qmqpd" | "oqmgr-info" => {
+                DaemonKind::Quiet
+            }
+            _ => DaemonKind::Unknown,
+        }
+    }
+}
+
 /// Parses one message from `daemon` (the last segment of the program tag). With an empty
 /// daemon (RFC 5424 APP-NAME `postfix` without the slash part) the daemon is inferred
 /// from the message first, see [`infer_daemon`].
 pub fn parse_message<'a>(daemon: &str, message: &'a str) -> Message<'a> {
-    let (severity, body) = split_severity(message);
     let daemon = if daemon.is_empty() {
         infer_daemon(message)
     } else {
         daemon
     };
+    parse_message_of(DaemonKind::of(daemon), message)
+}
+
+/// [`parse_message`] for a daemon whose [`DaemonKind`] is known (the log collector keeps
+/// it per program tag).
+pub fn parse_message_of(kind: DaemonKind, message: &str) -> Message<'_> {
+    let (severity, body) = split_severity(message);
     if let Some(event) = parse_any_daemon(body) {
         return Message {
             severity,
@@ -222,28 +282,22 @@ pub fn parse_message<'a>(daemon: &str, message: &'a str) -> Message<'a> {
             shape_known: true,
         };
     }
-    let event = match daemon {
-        "smtp" | "lmtp" => delivery::parse_smtp(body),
-        "local" | "virtual" | "pipe" | "error" | "retry" | "discard" => {
-            delivery::parse_delivery_agent(body)
-        }
-        "qmgr" | "oqmgr" => qmgr::parse_qmgr(body),
-        "smtpd" => smtpd::parse_smtpd(body, severity),
-        "cleanup" => cleanup::parse_cleanup(body),
-        "bounce" | "defer" | "trace" => bounce::parse_bounce(body),
-        "postscreen" => postscreen::parse_postscreen(body),
-        "postsuper" => postsuper::parse_postsuper(body),
-        "pickup" => parse_pickup(body),
-        "tlsproxy" => match parse_tls(body) {
+    let event = match kind {
+        DaemonKind::Client => delivery::parse_smtp(body),
+        DaemonKind::Agent => delivery::parse_delivery_agent(body),
+        DaemonKind::Qmgr => qmgr::parse_qmgr(body),
+        DaemonKind::Smtpd => smtpd::parse_smtpd(body, severity),
+        DaemonKind::Cleanup => cleanup::parse_cleanup(body),
+        DaemonKind::Bounce => bounce::parse_bounce(body),
+        DaemonKind::Postscreen => postscreen::parse_postscreen(body),
+        DaemonKind::Postsuper => postsuper::parse_postsuper(body),
+        DaemonKind::Pickup => parse_pickup(body),
+        DaemonKind::Tlsproxy => match parse_tls(body) {
             Some(tls) => Event::Tls(tls),
             None => Event::Info,
         },
-        // Daemons whose lines no metric counts: every shape is recognised.
-        "master" | "postfix" | "postfix-script" | "anvil" | "scache" | "tlsmgr" | "dnsblog"
-        | "verify" | "proxymap" | "trivial-rewrite" | "flush" | "showq" | "postlogd"
-        | "postdrop" | "sendmail" | "postqueue" | "postmap" | "postalias" | "postlog"
-        | "postconf" | "postmulti" | "spawn" | "smtp-sink" | "qmqpd" | "oqmgr-info" => Event::Info,
-        _ => Event::Unsupported,
+        DaemonKind::Quiet => Event::Info,
+        DaemonKind::Unknown => Event::Unsupported,
     };
     // A severity line is a known shape even when its text is not: it is counted by severity.
     let shape_known = event != Event::Unsupported;
@@ -260,13 +314,14 @@ pub fn parse_message<'a>(daemon: &str, message: &'a str) -> Message<'a> {
 
 /// Lines any daemon may write, whatever its name.
 fn parse_any_daemon(body: &str) -> Option<Event<'_>> {
-    if body.starts_with("table ") && body.ends_with(" has changed -- restarting") {
-        return Some(Event::TableChanged);
+    // The first byte keeps this off the path of every other line.
+    match body.as_bytes().first()? {
+        b't' if body.starts_with("table ") && body.ends_with(" has changed -- restarting") => {
+            Some(Event::TableChanged)
+        }
+        b'P' | b'u' | b'S' | b'T' if is_compatibility_notice(body) => Some(Event::Info),
+        _ => None,
     }
-    if is_compatibility_notice(body) {
-        return Some(Event::Info);
-    }
-    None
 }
 
 /// The compatibility_level notices that `postfix` and the daemons write until the level
@@ -371,8 +426,13 @@ pub fn infer_daemon(message: &str) -> &'static str {
 
 /// `QUEUEID: rest` with a plausible queue ID.
 fn split_queue_id(s: &str) -> Option<(&str, &str)> {
-    let (qid, rest) = s.split_once(": ")?;
-    is_queue_id(qid).then_some((qid, rest))
+    // A queue ID is at most 32 bytes: look for its `: ` no further.
+    let head = s.get(..s.len().min(34)).unwrap_or(s);
+    let (qid, _) = text::split2(head, *b": ")?;
+    if !is_queue_id(qid) {
+        return None;
+    }
+    Some((qid, s.get(qid.len() + 2..)?))
 }
 
 /// Like [`split_queue_id`], and also accepts a message whose queue ID is missing when
@@ -391,34 +451,48 @@ fn split_queue_id_or_field<'a>(s: &'a str, field: &str) -> Option<(&'a str, &'a 
 /// `statistics`, `warning`) from passing for an ID.
 pub fn is_queue_id(s: &str) -> bool {
     let b = s.as_bytes();
-    if b.len() < 4 || b.len() > 32 || !b.iter().all(u8::is_ascii_alphanumeric) {
+    if b.len() < 4 || b.len() > 32 {
         return false;
     }
-    let short = b.iter().all(|c| matches!(c, b'0'..=b'9' | b'A'..=b'F'));
-    let long = b.contains(&b'z') && b.iter().all(|c| !b"AEIOUaeiou".contains(c));
-    let lenient = b.len() >= 5 && b.iter().any(u8::is_ascii_digit);
-    short || long || lenient
+    // One pass: this runs several times per line.
+    let (mut hex, mut z, mut vowel, mut digit) = (true, false, false, false);
+    for &c in b {
+        match c {
+            b'0'..=b'9' => digit = true,
+            b'A'..=b'F' => vowel |= c == b'A' || c == b'E',
+            b'a'..=b'z' | b'G'..=b'Z' => {
+                hex = false;
+                z |= c == b'z';
+                vowel |= matches!(c, b'a' | b'e' | b'i' | b'o' | b'u' | b'I' | b'O' | b'U');
+            }
+            _ => return false,
+        }
+    }
+    let long = z && !vowel;
+    let lenient = b.len() >= 5 && digit;
+    hex || long || lenient
 }
 
 /// The value after `key` up to the next `, ` (or the end).
 fn field<'a>(s: &'a str, key: &str) -> Option<&'a str> {
     let start = s.find(key)? + key.len();
     let rest = s.get(start..)?;
-    Some(rest.split_once(", ").map_or(rest, |(v, _)| v))
+    Some(text::split2(rest, *b", ").map_or(rest, |(v, _)| v))
 }
 
 /// `X.Y.Z` with one digit, then up to three, then up to three (RFC 3463). The class is
 /// not checked: templated fixtures and broken servers write `1.2.3`, and the delivery's
 /// status still says what happened (see [`Delivery::dsn_class`]).
 fn is_dsn(s: &str) -> bool {
-    let mut parts = s.split('.');
-    let class_ok = parts
-        .next()
-        .is_some_and(|c| c.len() == 1 && c.as_bytes()[0].is_ascii_digit());
-    let sub = |p: Option<&str>| {
-        p.is_some_and(|p| !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()))
+    // Byte splitting: this runs on every delivery line.
+    let mut parts = s.as_bytes().split(|&c| c == b'.');
+    let digits = |p: Option<&[u8]>, max: usize| {
+        p.is_some_and(|p| !p.is_empty() && p.len() <= max && p.iter().all(u8::is_ascii_digit))
     };
-    class_ok && sub(parts.next()) && sub(parts.next()) && parts.next().is_none()
+    digits(parts.next(), 1)
+        && digits(parts.next(), 3)
+        && digits(parts.next(), 3)
+        && parts.next().is_none()
 }
 
 fn parse_pickup(body: &str) -> Event<'_> {
@@ -519,6 +593,18 @@ mod tests {
             "panic: myfree: corrupt or unallocated memory block",
         );
         assert_eq!((m.severity, m.event), (Some(Severity::Panic), Event::Info));
+    }
+
+    #[test]
+    fn dsn_shapes() {
+        for ok in ["2.0.0", "4.4.1", "5.7.1", "1.2.3", "5.100.999"] {
+            assert!(is_dsn(ok), "{ok}");
+        }
+        for bad in [
+            "", "2", "2.0", "2.0.0.0", "22.0.0", "2..0", "2.0.1000", "a.b.c", "2.0.0 ", "2.0.",
+        ] {
+            assert!(!is_dsn(bad), "{bad}");
+        }
     }
 
     #[test]

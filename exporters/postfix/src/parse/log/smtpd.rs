@@ -2,6 +2,7 @@
 //! messages, SASL failures and reverse-DNS warnings (actions are in `action`, TLS in
 //! `tls`).
 use super::action::parse_action;
+use super::text::{split1, split2, words};
 use super::tls::parse_tls;
 use super::{Event, Severity, split_queue_id};
 
@@ -12,13 +13,13 @@ pub struct CommandStats<'a>(&'a str);
 impl<'a> CommandStats<'a> {
     /// Iterates `(command, success, total)`; `commands=` (the sum) is included as written.
     pub fn iter(&self) -> impl Iterator<Item = (&'a str, u32, u32)> + 'a {
-        self.0.split(' ').filter_map(parse_command_stat)
+        words(self.0).filter_map(parse_command_stat)
     }
 }
 
 fn parse_command_stat(token: &str) -> Option<(&str, u32, u32)> {
-    let (name, counts) = token.split_once('=')?;
-    match counts.split_once('/') {
+    let (name, counts) = split1(token, b'=')?;
+    match split1(counts, b'/') {
         Some((ok, total)) => Some((name, ok.parse().ok()?, total.parse().ok()?)),
         None => {
             let n = counts.parse().ok()?;
@@ -29,9 +30,13 @@ fn parse_command_stat(token: &str) -> Option<(&str, u32, u32)> {
 
 /// `WORD after STAGE[ (N bytes)] from CLIENT` → STAGE.
 fn stage_after(rest: &str) -> Option<&str> {
-    let (stage, _) = rest.split_once(" from ")?;
-    let stage = stage.split_once(" (").map_or(stage, |(s, _)| s);
-    (!stage.is_empty() && !stage.contains(' ')).then_some(stage)
+    let (stage, tail) = split1(rest, b' ')?;
+    // `DATA (0 bytes) from …`: the byte count sits between the stage and `from`.
+    let tail = match tail.strip_prefix('(') {
+        Some(t) => split2(t, *b") ")?.1,
+        None => tail,
+    };
+    (!stage.is_empty() && tail.starts_with("from ")).then_some(stage)
 }
 
 pub(super) fn parse_smtpd<'a>(body: &'a str, severity: Option<Severity>) -> Event<'a> {
@@ -52,8 +57,8 @@ pub(super) fn parse_smtpd<'a>(body: &'a str, severity: Option<Severity>) -> Even
         Some(b'd') => {
             if let Some(rest) = body.strip_prefix("disconnect from ") {
                 // Postfix before 3.0 wrote no command counts: an empty list.
-                let stats = rest.split_once(' ').map_or("", |(_, s)| s);
-                if stats.is_empty() || stats.split(' ').all(|t| parse_command_stat(t).is_some()) {
+                let stats = split1(rest, b' ').map_or("", |(_, s)| s);
+                if stats.is_empty() || words(stats).all(|t| parse_command_stat(t).is_some()) {
                     return Event::SmtpdDisconnect(CommandStats(stats));
                 }
                 return Event::Unsupported;

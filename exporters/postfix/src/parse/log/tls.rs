@@ -24,7 +24,9 @@ pub struct TlsConnection<'a> {
 
 /// `TRUST TLS connection established (from|to) PEER: PROTO with cipher CIPHER (…)`.
 pub fn parse_tls(body: &str) -> Option<TlsConnection<'_>> {
-    let (trust_word, rest) = body.split_once(" TLS connection established ")?;
+    // Most lines that reach here are not TLS lines: the first word rejects them cheaply.
+    let (trust_word, rest) = body.split_once(' ')?;
+    let rest = rest.strip_prefix("TLS connection established ")?;
     let trust = match trust_word {
         "Anonymous" => "Anonymous",
         "Untrusted" => "Untrusted",
