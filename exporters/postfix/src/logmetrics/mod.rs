@@ -60,7 +60,7 @@ pub use replay::{ReplaySummary, replay};
 
 use std::collections::HashSet;
 use std::path::Path;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, PoisonError};
 use std::time::SystemTime;
 
 use common::follow::{LineHandler, LineOutcome};
@@ -219,6 +219,25 @@ struct TagCaches {
     smtpd: SmtpdCache,
 }
 
+/// One follower thread's view of one [`LogMetrics`]: its program tags and the newest
+/// timestamp text. Thread-local, so a line takes no lock and no reference count: the
+/// atomic operations of a shared cache were a large part of a line's CPU time.
+#[derive(Debug, Default)]
+struct ThreadCache {
+    /// Which `LogMetrics` (its `id`) the entries belong to.
+    owner: u64,
+    tags: rustc_hash::FxHashMap<Box<str>, TagInfo>,
+    /// The last timestamp text and its value, parsed once per distinct text.
+    last_ts: (String, Option<f64>),
+}
+
+thread_local! {
+    static CACHE: std::cell::RefCell<ThreadCache> = std::cell::RefCell::new(ThreadCache::default());
+}
+
+/// Gives each `LogMetrics` its own identity for the thread caches.
+static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
 /// Distinct tags kept; past this (a log with ever new program names) tags are worked out
 /// per line, which is only slower.
 const TAG_CACHE_SIZE: usize = 256;
@@ -233,8 +252,8 @@ pub struct LogMetrics {
     instances: BoundedLabel,
     services: BoundedLabel,
     programs: BoundedLabel,
-    last_ts: Mutex<(String, Option<f64>)>,
-    tags: Mutex<rustc_hash::FxHashMap<Box<str>, Arc<TagInfo>>>,
+    /// Identity for the thread caches (tags are labelled by this instance's options).
+    id: u64,
 
     delivery: DeliveryMetrics,
     client: ClientMetrics,
@@ -274,8 +293,7 @@ impl LogMetrics {
             instances: BoundedLabel::new(cap, None, &["postfix"]),
             services: BoundedLabel::new(cap, allow, &[]),
             programs: BoundedLabel::new(cap, None, &[]),
-            last_ts: Mutex::new((String::new(), None)),
-            tags: Mutex::new(rustc_hash::FxHashMap::default()),
+            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
 
             delivery: DeliveryMetrics::new(cap),
             client: ClientMetrics::new(),
@@ -326,20 +344,6 @@ impl LogMetrics {
         );
     }
 
-    fn tag(&self, tag: &str) -> Arc<TagInfo> {
-        // FxHash: a tag is a few bytes from a bounded set, and SipHash's flood resistance
-        // buys nothing when the map stops growing at TAG_CACHE_SIZE.
-        let mut tags = self.tags.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(info) = tags.get(tag) {
-            return Arc::clone(info);
-        }
-        let info = Arc::new(self.tag_info(tag));
-        if tags.len() < TAG_CACHE_SIZE {
-            tags.insert(tag.into(), Arc::clone(&info));
-        }
-        info
-    }
-
     fn tag_info(&self, tag: &str) -> TagInfo {
         let program = plog::split_program(tag);
         let postfix = self.is_postfix(program.instance);
@@ -370,23 +374,17 @@ impl LogMetrics {
             || self.options.syslog_names.iter().any(|n| n == instance)
     }
 
-    fn observe_timestamp(&self, ts: &str, format: PrefixFormat) {
-        let mut last = self.last_ts.lock().unwrap_or_else(PoisonError::into_inner);
+    fn observe_timestamp(&self, last: &mut (String, Option<f64>), ts: &str, format: PrefixFormat) {
         // Consecutive lines mostly share the (second-resolution) text: parse once.
-        let value = if last.0 == ts {
-            last.1
-        } else {
-            let v = logline::parse_timestamp(ts, format, SystemTime::now());
+        if last.0 != ts {
+            last.1 = logline::parse_timestamp(ts, format, SystemTime::now());
             last.0.clear();
             last.0.push_str(ts);
-            last.1 = v;
-            v
-        };
-        drop(last);
-        if let Some(v) = value
-            && v > self.last_line_timestamp.get()
-        {
-            self.last_line_timestamp.set(v);
+            if let Some(v) = last.1
+                && v > self.last_line_timestamp.get()
+            {
+                self.last_line_timestamp.set(v);
+            }
         }
     }
 
@@ -401,7 +399,35 @@ impl LogMetrics {
         let Some(parsed) = logline::parse(line) else {
             return LineOutcome::Unsupported("unknown".to_string());
         };
-        let tag = self.tag(parsed.program);
+        CACHE.with_borrow_mut(|cache| {
+            if cache.owner != self.id {
+                *cache = ThreadCache {
+                    owner: self.id,
+                    ..ThreadCache::default()
+                };
+            }
+            let ThreadCache { tags, last_ts, .. } = cache;
+            if !tags.contains_key(parsed.program) && tags.len() < TAG_CACHE_SIZE {
+                tags.insert(parsed.program.into(), self.tag_info(parsed.program));
+            }
+            let uncached;
+            let tag = match tags.get(parsed.program) {
+                Some(t) => t,
+                None => {
+                    uncached = self.tag_info(parsed.program);
+                    &uncached
+                }
+            };
+            self.process_tagged(tag, last_ts, &parsed)
+        })
+    }
+
+    fn process_tagged(
+        &self,
+        tag: &TagInfo,
+        last_ts: &mut (String, Option<f64>),
+        parsed: &logline::LogLine<'_>,
+    ) -> LineOutcome {
         if !tag.postfix {
             if tag.opendkim {
                 self.general.opendkim(parsed.message);
@@ -411,7 +437,7 @@ impl LogMetrics {
             }
             return LineOutcome::Handled;
         }
-        self.observe_timestamp(parsed.timestamp, parsed.format);
+        self.observe_timestamp(last_ts, parsed.timestamp, parsed.format);
         // RFC 5424 with an empty MSGID/SD leaves the separating space on the message.
         let message = parsed.message.trim_start_matches(' ');
         // An inferred daemon differs per line: its handles are not the tag's.
@@ -429,7 +455,8 @@ impl LogMetrics {
             None => (&tag.delivery, &tag.smtpd),
         };
         let msg = plog::parse_message_of(kind, message);
-        let (inst, svc) = (tag.inst.clone(), tag.svc.clone());
+        // Cloned (an atomic increment) only where a label set is built.
+        let (inst, svc) = (&tag.inst, &tag.svc);
         if let Some(sev) = msg.severity {
             self.severity
                 .get_or_create(&SeverityLabels {
@@ -449,29 +476,38 @@ impl LogMetrics {
             Event::Info | Event::Pickup { .. } => {}
             Event::Delivery(d) => self
                 .delivery
-                .delivery(&d, daemon, &inst, &svc, delivery_cache),
+                .delivery(&d, daemon, inst, svc, delivery_cache),
             Event::QmgrActive { size, nrcpt, .. } => self.qmgr.active(size, nrcpt),
             Event::QmgrRemoved { .. } => self.qmgr.removed(),
             Event::QmgrExpired { .. } => {
                 self.qmgr.expired();
-                self.delivery.expired(daemon, inst, svc);
+                self.delivery.expired(daemon, inst.clone(), svc.clone());
             }
             Event::SmtpdConnect => self.smtpd.connect(),
-            Event::SmtpdDisconnect(stats) => self.smtpd.disconnect(stats, &inst, &svc, smtpd_cache),
+            Event::SmtpdDisconnect(stats) => self.smtpd.disconnect(stats, inst, svc, smtpd_cache),
             Event::SmtpdLostConnection { stage } => self.smtpd.lost_connection(stage),
-            Event::SmtpdTimeout { stage } => self.smtpd.timeout(stage, inst, svc),
-            Event::SmtpdTooManyErrors { stage } => self.smtpd.too_many_errors(stage, inst, svc),
+            Event::SmtpdTimeout { stage } => self.smtpd.timeout(stage, inst.clone(), svc.clone()),
+            Event::SmtpdTooManyErrors { stage } => {
+                self.smtpd.too_many_errors(stage, inst.clone(), svc.clone())
+            }
             Event::SmtpdClient { sasl_method, .. } => self.smtpd.client(sasl_method),
-            Event::SaslAuthFailed { method } => self.smtpd.sasl_failed(method, inst, svc),
+            Event::SaslAuthFailed { method } => {
+                self.smtpd.sasl_failed(method, inst.clone(), svc.clone())
+            }
             Event::ReverseDnsMismatch => self.smtpd.reverse_dns_mismatch(),
-            Event::SmtpdBareLf { stage } => self.smtpd.bare_lf(stage, inst, svc),
-            Event::SmtpdProxyClient => self.smtpd.proxy_client(inst, svc),
-            Event::SmtpSaslAuthFailed => self.client.sasl_failed(daemon, inst, svc),
-            Event::SmtpConnectError(reason) => self.client.connect_error(reason, daemon, inst, svc),
-            Event::TableChanged => self.general.table_restart(daemon, inst, svc),
+            Event::SmtpdBareLf { stage } => self.smtpd.bare_lf(stage, inst.clone(), svc.clone()),
+            Event::SmtpdProxyClient => self.smtpd.proxy_client(inst.clone(), svc.clone()),
+            Event::SmtpSaslAuthFailed => self.client.sasl_failed(daemon, inst.clone(), svc.clone()),
+            Event::SmtpConnectError(reason) => {
+                self.client
+                    .connect_error(reason, daemon, inst.clone(), svc.clone())
+            }
+            Event::TableChanged => self
+                .general
+                .table_restart(daemon, inst.clone(), svc.clone()),
             Event::Tls(t) => self.tls.connection(&t, daemon),
             Event::Action(a) => match daemon {
-                "cleanup" => self.cleanup.action(&a, inst, svc),
+                "cleanup" => self.cleanup.action(&a, inst.clone(), svc.clone()),
                 "postscreen" => self.postscreen.action(&a),
                 _ => {
                     let rules = Arc::clone(
@@ -480,13 +516,15 @@ impl LogMetrics {
                             .read()
                             .unwrap_or_else(PoisonError::into_inner),
                     );
-                    self.smtpd.action(&a, inst, svc, &rules)
+                    self.smtpd.action(&a, inst.clone(), svc.clone(), &rules)
                 }
             },
             Event::CleanupMessageId { .. } => self.cleanup.message_id(),
-            Event::BounceNotification(kind) => self.bounce.notification(kind, inst, svc),
-            Event::Postscreen(p) => self.postscreen.event(p, inst, svc),
-            Event::Postsuper(a) => self.postsuper.action(a, inst, svc),
+            Event::BounceNotification(kind) => {
+                self.bounce.notification(kind, inst.clone(), svc.clone())
+            }
+            Event::Postscreen(p) => self.postscreen.event(p, inst.clone(), svc.clone()),
+            Event::Postsuper(a) => self.postsuper.action(a, inst.clone(), svc.clone()),
         }
         LineOutcome::Recognised
     }
