@@ -95,12 +95,17 @@ pub fn print_to_string(p: &PrintArgs) -> anyhow::Result<String> {
         }
     }
     let set = metrics_for_input(&input, p.format, &p.queue, SystemTime::now())?;
+    Ok(render_text(set))
+}
+
+/// `set` in text format 0.0.4, as `print` writes it and a scrape would serve it.
+pub fn render_text(set: common::MetricSet) -> String {
     let mut reg = prometheus_client::registry::Registry::default();
     reg.register_collector(Box::new(set.into_collector()));
-    Ok(common::expose::render(
+    common::expose::render(
         common::expose::encode(&[&reg]),
         common::negotiate::Format::Text004,
-    ))
+    )
 }
 
 /// Metrics for one input held in memory (shared by `print` and tests).
