@@ -494,9 +494,12 @@ impl Postfix {
     }
 }
 
-/// qshape's output as its column headers (after `T`) and domain → counts (`T` first),
-/// parsed independently of the exporter.
-pub fn parse_qshape(text: &str) -> Result<(Vec<String>, BTreeMap<String, Vec<u64>>)> {
+/// qshape's rows: domain (or `TOTAL`) → counts, `T` first.
+pub type QshapeRows = BTreeMap<String, Vec<u64>>;
+
+/// qshape's output as its column headers (after `T`) and its rows, parsed independently of
+/// the exporter.
+pub fn parse_qshape(text: &str) -> Result<(Vec<String>, QshapeRows)> {
     let mut lines = text.lines().filter(|l| !l.trim().is_empty());
     let header: Vec<String> = lines
         .next()

@@ -22,13 +22,18 @@ mod read;
 #[cfg(test)]
 mod tests;
 
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::fs;
 use std::io;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use cache::{Cache, Entry, Summary};
-use read::{DeferCandidates, Stat, is_forced_expire, is_ready, queue_files, read_message};
+use read::{
+    Candidate, DeferCandidates, Stat, is_forced_expire, is_ready, queue_files, read_message,
+};
 
 use crate::parse::{QUEUES, QueuedMessage};
 use crate::queue::MessageFacts;
@@ -63,11 +68,11 @@ pub fn walk(
         queue_files(
             &queue_dir.join(queue),
             &mut rel,
-            &mut |entry, rel, id| match read_message(
+            &mut |entry, rel_dir, id| match read_message(
                 queue_dir,
                 queue,
                 &entry.path(),
-                rel,
+                rel_dir,
                 id,
                 &mut buf,
                 &mut scratch,
@@ -99,6 +104,37 @@ pub struct SpoolWalker {
     racy_window: Duration,
     buf: Vec<u8>,
     scratch: PathBuf,
+    listing: DeferListing,
+}
+
+/// The entries of one `defer/` directory, listed once for all the messages of the
+/// matching `deferred/` directory. A `stat` through a listed entry names one file in an open
+/// directory, where a `stat` by path looks up every component of
+/// `$queue_directory/defer/X/ID` again: that lookup was the largest single cost of a warm
+/// walk.
+#[derive(Debug, Default)]
+struct DeferListing {
+    /// The listed directory, relative to `defer/` (`None`: nothing listed).
+    dir: Option<PathBuf>,
+    entries: HashMap<OsString, fs::DirEntry>,
+}
+
+impl DeferListing {
+    /// The entry `id` of `defer/<rel_dir>`, listing that directory first if it is not the
+    /// one listed. A directory that cannot be listed has no entries, like one that does not
+    /// exist; a fresh read then fails to open the log the same way.
+    fn find(&mut self, queue_dir: &Path, rel_dir: &Path, id: &str) -> Option<&fs::DirEntry> {
+        if self.dir.as_deref() != Some(rel_dir) {
+            self.entries.clear();
+            if let Ok(rd) = fs::read_dir(queue_dir.join("defer").join(rel_dir)) {
+                for e in rd.flatten() {
+                    self.entries.insert(e.file_name(), e);
+                }
+            }
+            self.dir = Some(rel_dir.to_path_buf());
+        }
+        self.entries.get(std::ffi::OsStr::new(id))
+    }
 }
 
 impl Default for SpoolWalker {
@@ -122,6 +158,7 @@ impl SpoolWalker {
             racy_window: window,
             buf: Vec::new(),
             scratch: PathBuf::new(),
+            listing: DeferListing::default(),
         }
     }
 
@@ -172,11 +209,21 @@ impl SpoolWalker {
                 racy_after,
                 cold,
             };
-            let mut rel = PathBuf::new();
-            queue_files(&queue_dir.join(queue), &mut rel, &mut |entry, rel, id| {
-                self.visit(&ctx, entry, rel, id, &mut summary, on_message);
-            })?;
+            let mut rel_dir = PathBuf::new();
+            let r = queue_files(
+                &queue_dir.join(queue),
+                &mut rel_dir,
+                &mut |entry, rel_dir, id| {
+                    self.visit(&ctx, entry, rel_dir, id, &mut summary, on_message);
+                },
+            );
+            if let Err(e) = r {
+                self.listing = DeferListing::default();
+                return Err(e);
+            }
         }
+        // The listing holds its directory open: close it between walks.
+        self.listing = DeferListing::default();
         self.cache.sweep(self.walk);
         Ok(summary)
     }
@@ -185,8 +232,8 @@ impl SpoolWalker {
     fn visit(
         &mut self,
         ctx: &Visit<'_>,
-        entry: &std::fs::DirEntry,
-        rel: &Path,
+        entry: &fs::DirEntry,
+        rel_dir: &Path,
         id: &str,
         summary: &mut SpoolSummary,
         on_message: &mut dyn FnMut(&SpoolMessage<'_>),
@@ -210,7 +257,7 @@ impl SpoolWalker {
             }
             let now = Stat::of(&meta);
             if let Some(slot) = self.cache.find(now.dev, now.ino)
-                && self.unchanged(slot, &now, queue_dir, queue, rel, id)
+                && self.unchanged(slot, &now, queue_dir, queue, rel_dir, id)
                 && let Some(e) = self.cache.get_mut(slot)
             {
                 e.seen = self.walk;
@@ -232,7 +279,7 @@ impl SpoolWalker {
             queue_dir,
             queue,
             &entry.path(),
-            rel,
+            rel_dir,
             id,
             &mut self.buf,
             &mut self.scratch,
@@ -270,7 +317,7 @@ impl SpoolWalker {
         now: &Stat,
         queue_dir: &Path,
         queue: &str,
-        rel: &Path,
+        rel_dir: &Path,
         id: &str,
     ) -> bool {
         let Some(e) = self.cache.get(slot) else {
@@ -282,11 +329,25 @@ impl SpoolWalker {
             return false;
         }
         let cached = e.defer().map(|(p, s)| (p, *s));
-        let places = DeferCandidates::new(queue, rel, id);
+        let places = DeferCandidates::new(queue, rel_dir, id);
         for i in 0..places.len() {
-            places.path(i, queue_dir, rel, id, &mut self.scratch);
-            // metadata() follows symlinks, as the open of a fresh read does.
-            match std::fs::metadata(&self.scratch) {
+            let meta = if places.get(i) == Some(Candidate::SameAsQueueFile) {
+                match self.listing.find(queue_dir, rel_dir, id) {
+                    // Not listed: absent.
+                    None => continue,
+                    // A symlink is followed, as the open of a fresh read does.
+                    Some(e) if e.file_type().is_ok_and(|t| t.is_symlink()) => {
+                        places.path(i, queue_dir, rel_dir, id, &mut self.scratch);
+                        fs::metadata(&self.scratch)
+                    }
+                    Some(e) => e.metadata(),
+                }
+            } else {
+                places.path(i, queue_dir, rel_dir, id, &mut self.scratch);
+                // metadata() follows symlinks, as the open of a fresh read does.
+                fs::metadata(&self.scratch)
+            };
+            match meta {
                 Ok(m) if m.is_file() => {
                     return cached.is_some_and(|(p, s)| usize::from(p) == i && s == Stat::of(&m));
                 }

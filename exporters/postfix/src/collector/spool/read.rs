@@ -55,11 +55,13 @@ fn is_queue_id(name: &str) -> bool {
     !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
-/// Files of one queue directory, recursing into hash subdirectories, with the path
-/// relative to the queue directory and the queue ID (the file name).
+/// Files of one queue directory, recursing into hash subdirectories, with the directory
+/// they are in relative to the queue directory (`""`, `"A"`, …) and the queue ID (the file
+/// name). The relative directory is only pushed for subdirectories, not per file: this
+/// runs for every message of every walk.
 pub(super) fn queue_files(
     dir: &Path,
-    rel: &mut PathBuf,
+    rel_dir: &mut PathBuf,
     out: &mut dyn FnMut(&fs::DirEntry, &Path, &str),
 ) -> io::Result<()> {
     let rd = match fs::read_dir(dir) {
@@ -79,23 +81,24 @@ pub(super) fn queue_files(
             Ok(t) => t,
             Err(_) => continue,
         };
-        rel.push(name);
         if ft.is_dir() {
             // Hash subdirectories are single characters; anything else is not Postfix's.
             if name.len() == 1 {
-                queue_files(&entry.path(), rel, out)?;
+                rel_dir.push(name);
+                let r = queue_files(&entry.path(), rel_dir, out);
+                rel_dir.pop();
+                r?;
             }
         } else if ft.is_file() && is_queue_id(name) {
-            out(&entry, rel, name);
+            out(&entry, rel_dir, name);
         }
-        rel.pop();
     }
     Ok(())
 }
 
 /// One place a defer log may be, relative to `$queue_directory/defer`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Candidate {
+pub(super) enum Candidate {
     /// The queue file's own relative path: `deferred/` and `defer/` are hashed alike.
     SameAsQueueFile,
     /// One level of hashing by the first character (`hash_queue_depth = 1`).
@@ -113,7 +116,8 @@ pub(super) struct DeferCandidates {
 }
 
 impl DeferCandidates {
-    pub fn new(queue: &str, rel: &Path, id: &str) -> Self {
+    /// The places for message `id` found in `queue`, in directory `rel_dir` of it.
+    pub fn new(queue: &str, rel_dir: &Path, id: &str) -> Self {
         let mut list = [Candidate::Flat; 3];
         let mut len = 0;
         let mut push = |c| {
@@ -122,17 +126,19 @@ impl DeferCandidates {
                 len += 1;
             }
         };
-        let first_char_rel = id.get(..1).map(|c| Path::new(c).join(id));
+        let first_char = id.get(..1);
         if queue == "deferred" {
             push(Candidate::SameAsQueueFile);
-            if first_char_rel.as_deref().is_some_and(|p| p != rel) {
+            // The same path as the first place is not looked at twice.
+            let dir = rel_dir.as_os_str();
+            if first_char.is_some_and(|c| dir != c) {
                 push(Candidate::FirstChar);
             }
-            if rel != Path::new(id) {
+            if !dir.is_empty() {
                 push(Candidate::Flat);
             }
         } else {
-            if first_char_rel.is_some() {
+            if first_char.is_some() {
                 push(Candidate::FirstChar);
             }
             push(Candidate::Flat);
@@ -145,13 +151,21 @@ impl DeferCandidates {
         self.len
     }
 
+    /// Place `i`.
+    pub fn get(&self, i: usize) -> Option<Candidate> {
+        self.list.get(..self.len)?.get(i).copied()
+    }
+
     /// Writes the full path of place `i` into `out` (reused across calls).
-    pub fn path(&self, i: usize, queue_dir: &Path, rel: &Path, id: &str, out: &mut PathBuf) {
+    pub fn path(&self, i: usize, queue_dir: &Path, rel_dir: &Path, id: &str, out: &mut PathBuf) {
         out.as_mut_os_string().clear();
         out.push(queue_dir);
         out.push("defer");
         match self.list.get(i) {
-            Some(Candidate::SameAsQueueFile) => out.push(rel),
+            Some(Candidate::SameAsQueueFile) => {
+                out.push(rel_dir);
+                out.push(id);
+            }
             Some(Candidate::FirstChar) => {
                 out.push(id.get(..1).unwrap_or_default());
                 out.push(id);
@@ -200,14 +214,14 @@ pub(super) struct ReadMessage {
 fn read_defer_log(
     queue_dir: &Path,
     queue: &str,
-    rel: &Path,
+    rel_dir: &Path,
     id: &str,
     buf: &mut Vec<u8>,
     scratch: &mut PathBuf,
 ) -> Option<(u8, Stat, usize)> {
-    let places = DeferCandidates::new(queue, rel, id);
+    let places = DeferCandidates::new(queue, rel_dir, id);
     (0..places.len()).find_map(|i| {
-        places.path(i, queue_dir, rel, id, scratch);
+        places.path(i, queue_dir, rel_dir, id, scratch);
         let mut f = File::open(&*scratch).ok()?;
         let meta = f.metadata().ok()?;
         let n = read_all(&mut f, buf).ok()?;
@@ -222,7 +236,7 @@ pub(super) fn read_message(
     queue_dir: &Path,
     queue: &str,
     path: &Path,
-    rel: &Path,
+    rel_dir: &Path,
     id: &str,
     buf: &mut Vec<u8>,
     scratch: &mut PathBuf,
@@ -249,7 +263,7 @@ pub(super) fn read_message(
         .map(|d| d.as_secs() as i64);
     let mut recipients = Vec::with_capacity(env.recipients.len());
     let mut listed: HashSet<String> = HashSet::new();
-    let defer = read_defer_log(queue_dir, queue, rel, id, buf, scratch);
+    let defer = read_defer_log(queue_dir, queue, rel_dir, id, buf, scratch);
     if let Some((_, _, n)) = defer {
         for e in parse_defer_log(buf.get(..n).unwrap_or_default()) {
             listed.insert(e.recipient.clone());
