@@ -22,7 +22,6 @@ mod read;
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashMap;
 use std::ffi::OsString;
 use std::fs;
 use std::io;
@@ -30,7 +29,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use cache::{Cache, Entry, Summary};
+use cache::{Cache, Entry, FastMap, Summary};
 use read::{
     Candidate, DeferCandidates, Stat, is_forced_expire, is_ready, queue_files, read_message,
 };
@@ -116,7 +115,7 @@ pub struct SpoolWalker {
 struct DeferListing {
     /// The listed directory, relative to `defer/` (`None`: nothing listed).
     dir: Option<PathBuf>,
-    entries: HashMap<OsString, fs::DirEntry>,
+    entries: FastMap<OsString, fs::DirEntry>,
 }
 
 impl DeferListing {
