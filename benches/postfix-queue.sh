@@ -10,7 +10,10 @@
 # several rows), then measures side by side in one run, warm cache:
 #   - RUNS interleaved rounds, each: one postfix-exporter start = one full collection (showq
 #     walk + queue gauges + histograms + qshape matrix; postfix_queue_collection_duration_seconds,
-#     start-to-/-/ready wall time, VmHWM), then one raw showq read (the floor: the showq
+#     start-to-/-/ready wall time, VmHWM), one start with the spool source kept running for
+#     WARM more walks (the first walk reads every file, the later ones are incremental: their
+#     postfix_queue_collection_duration_seconds, files read and reused, VmHWM after them),
+#     then one raw showq read (the floor: the showq
 #     daemon's own work), `postqueue -j`, `qshape deferred` and a scrape of kumina's
 #     prometheus-postfix-exporter (it walks showq on every scrape). The targets are checked
 #     on these rounds (median of per-round ratios), so machine noise hits all tools alike;
@@ -20,7 +23,8 @@
 # With COLD=1 it adds one cold-cache round (sync; echo 3 > /proc/sys/vm/drop_caches before
 # each tool; this slows everything else on the machine for a moment).
 #
-# Environment: RUNS (interleaved rounds, 5), HF_RUNS (hyperfine runs, 5), RSS_RUNS (3),
+# Environment: RUNS (interleaved rounds, 5), WARM (warm spool walks per round, 4), HF_RUNS
+# (hyperfine runs, 5), RSS_RUNS (3),
 # COLD (0), EXPORTER (a prebuilt postfix-exporter binary: no cargo build), OUT (a directory
 # that keeps the raw results: hyperfine JSON, metrics, TSV).
 # Needs root (apt, postfix, drop_caches). Only 127.0.0.1 is used. Everything it starts is
@@ -30,6 +34,7 @@ set -euo pipefail
 
 N=${1:-100000}
 RUNS=${RUNS:-5}
+WARM=${WARM:-4}
 HF_RUNS=${HF_RUNS:-5}
 RSS_RUNS=${RSS_RUNS:-3}
 COLD=${COLD:-0}
@@ -227,10 +232,10 @@ start_exporter() { # sets EXP_PID
     EXP_PID=$!
     PIDS+=("$EXP_PID")
 }
-start_exporter_spool() { # sets EXP_PID: the spool source reads $QUEUE directly
+start_exporter_spool() { # start_exporter_spool PORT INTERVAL; sets EXP_PID: the spool source reads $QUEUE directly
     "$EXP" --web.listen-address="127.0.0.1:$1" --collector.queue.source=spool \
         --postfix.queue_directory="$QUEUE" "${NOLOG[@]}" \
-        --collector.queue.interval=1h >>"$W/exporter.log" 2>&1 &
+        --collector.queue.interval="$2" >>"$W/exporter.log" 2>&1 &
     EXP_PID=$!
     PIDS+=("$EXP_PID")
 }
@@ -277,13 +282,40 @@ for r in $(seq "$RUNS"); do
     stop_pid "$EXP_PID"
     printf 'exporter\tcollection_s\t%s\nexporter\tready_s\t%s\nexporter\thwm_kib\t%s\nexporter\trss_bytes\t%s\nexporter\tmessages\t%s\n' \
         "$dur" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", (b - a) / 1e9 }')" "$hwm" "$rss" "${msgs:-0}" >>"$RES"
-    start_exporter_spool "$EXP_PORT"
+    # The spool exporter walks every 2 s: the first walk reads every file, the next WARM
+    # ones only what changed (nothing, in this frozen queue).
+    start_exporter_spool "$EXP_PORT" 2s
     wait_http "http://127.0.0.1:$EXP_PORT/-/ready" "$EXP_PID" "$READY_TIMEOUT" ||
         { tail -20 "$W/exporter.log" >&2; echo "exporter (spool) not ready" >&2; exit 1; }
     curl -sf -o "$W/metrics-spool-$r.txt" "http://127.0.0.1:$EXP_PORT/metrics"
-    printf 'spool\tcollection_s\t%s\nspool\thwm_kib\t%s\nspool\tmessages\t%s\n' \
+    printf 'spool\tcollection_s\t%s\nspool\thwm_kib\t%s\nspool\tmessages\t%s\nspool\tfiles_read\t%s\n' \
         "$(metric "$W/metrics-spool-$r.txt" postfix_queue_collection_duration_seconds)" "$(hwm_kib "$EXP_PID")" \
-        "$(metric "$W/metrics-spool-$r.txt" 'postfix_queue_messages{queue="deferred"}')" >>"$RES"
+        "$(metric "$W/metrics-spool-$r.txt" 'postfix_queue_messages{queue="deferred"}')" \
+        "$(metric "$W/metrics-spool-$r.txt" postfix_queue_spool_files_read)" >>"$RES"
+    last_ts=$(metric "$W/metrics-spool-$r.txt" postfix_queue_last_collection_timestamp_seconds)
+    warm=()
+    for k in $(seq "$WARM"); do
+        end=$(($(date +%s) + 60 + N / 1000))
+        while :; do # until the snapshot is from a later walk
+            curl -sf -o "$W/metrics-warm.txt" "http://127.0.0.1:$EXP_PORT/metrics" || true
+            ts=$(metric "$W/metrics-warm.txt" postfix_queue_last_collection_timestamp_seconds)
+            [ -n "$ts" ] && [ "$ts" != "$last_ts" ] && break
+            [ "$(date +%s)" -lt "$end" ] || { echo "no warm spool walk $k within its deadline" >&2; exit 1; }
+            sleep 0.2
+        done
+        last_ts=$ts
+        cp "$W/metrics-warm.txt" "$W/metrics-spool-warm-$r-$k.txt"
+        d=$(metric "$W/metrics-warm.txt" postfix_queue_collection_duration_seconds)
+        warm+=("$d")
+        printf 'spool_warm\twalk_s\t%s\nspool_warm\tfiles_read\t%s\nspool_warm\tfiles_reused\t%s\nspool_warm\tmessages\t%s\n' "$d" \
+            "$(metric "$W/metrics-warm.txt" postfix_queue_spool_files_read)" \
+            "$(metric "$W/metrics-warm.txt" postfix_queue_spool_files_reused)" \
+            "$(metric "$W/metrics-warm.txt" 'postfix_queue_messages{queue="deferred"}')" >>"$RES"
+    done
+    # One value per round (the median of its warm walks), paired with the peers of the round.
+    printf 'spool_warm\tcollection_s\t%s\nspool_warm\thwm_kib\t%s\n' \
+        "$(printf '%s\n' "${warm[@]}" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')" \
+        "$(hwm_kib "$EXP_PID")" >>"$RES"
     stop_pid "$EXP_PID"
     timed showq_raw "$PY" -S -E "$W/showq_read.py" "$SHOWQ"
     timed postqueue_j postqueue -c "$CONF" -j
@@ -384,6 +416,7 @@ def paired(name, base=None):
     r = [p / c for p, c in zip(peer, base or coll_runs) if c > 0]
     return statistics.median(r) if r else None
 spool_runs = vals.get(("spool", "collection_s"), [])
+warm_runs = vals.get(("spool_warm", "collection_s"), [])
 
 q = int(med("queue", "messages") or 0)
 print(f"\n## Postfix deep-queue benchmark: {q} deferred messages (asked for {n})")
@@ -398,6 +431,8 @@ print("|---|---|---|---|---|")
 print(f"| postfix-exporter: one full collection (metric) | {s(coll)} | {rng('exporter','collection_s')} | {mib(med('exporter','hwm_kib'))} (VmHWM after the walk) | 1 |")
 if spool_runs:
     print(f"| postfix-exporter, spool source: one full collection (metric) | {s(med('spool','collection_s'))} | {rng('spool','collection_s')} | {mib(med('spool','hwm_kib'))} (VmHWM) | {statistics.median([a / b for a, b in zip(coll_runs, spool_runs) if b > 0]):.2f} (showq collection / spool collection) |")
+if warm_runs:
+    print(f"| postfix-exporter, spool source: second and later walks (warm, incremental; median per round) | {s(med('spool_warm','collection_s'))} | {rng('spool_warm','walk_s')} (every warm walk) | {mib(med('spool_warm','hwm_kib'))} (VmHWM after them) | {statistics.median([a / b for a, b in zip(coll_runs, warm_runs) if b > 0]):.2f} (showq collection / warm spool walk) |")
 print(f"| postfix-exporter: start → /-/ready (wall) | {s(med('exporter','ready_s'))} | {rng('exporter','ready_s')} | | |")
 for name, label, rss in [("showq_raw", "raw showq read (python; the floor)", None),
                          ("postqueue_j", "`postqueue -j`", "postqueue_j"),
@@ -446,6 +481,17 @@ if spool_runs:
         check(paired("postqueue_j", spool_runs) > 1, f"collection faster than postqueue -j: {paired('postqueue_j', spool_runs):.2f}x")
     if med("spool", "hwm_kib"):
         check(med("spool", "hwm_kib") / 1024 <= 32, f"peak RSS <= 32 MiB: {med('spool','hwm_kib') / 1024:.1f} MiB")
+if warm_runs:
+    wc = med("spool_warm", "collection_s")
+    print(f"\ntargets for the spool source's second and later walks (warm, incremental), same rounds "
+          f"(files read per warm walk: median {med('spool_warm','files_read') or 0:.0f}, reused {med('spool_warm','files_reused') or 0:.0f}):")
+    check(wc <= 1.0, f"warm walk <= 1 s: {wc:.3f} s")
+    if paired("qshape", warm_runs):
+        check(paired("qshape", warm_runs) >= 10, f"warm walk >= 10x faster than qshape: {paired('qshape', warm_runs):.2f}x")
+    if paired("postqueue_j", warm_runs):
+        check(paired("postqueue_j", warm_runs) > 1, f"warm walk faster than postqueue -j: {paired('postqueue_j', warm_runs):.2f}x")
+    if med("spool_warm", "hwm_kib"):
+        check(med("spool_warm", "hwm_kib") / 1024 <= 32, f"peak RSS <= 32 MiB (VmHWM after the warm walks): {med('spool_warm','hwm_kib') / 1024:.1f} MiB")
 hwm = med("exporter", "hwm_kib")
 if hwm:
     check(hwm / 1024 <= 32, f"peak RSS <= 32 MiB: {hwm / 1024:.1f} MiB")

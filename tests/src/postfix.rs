@@ -494,6 +494,106 @@ impl Postfix {
     }
 }
 
+/// qshape's rows: domain (or `TOTAL`) → counts, `T` first.
+pub type QshapeRows = BTreeMap<String, Vec<u64>>;
+
+/// qshape's output as its column headers (after `T`) and its rows, parsed independently of
+/// the exporter.
+pub fn parse_qshape(text: &str) -> Result<(Vec<String>, QshapeRows)> {
+    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+    let header: Vec<String> = lines
+        .next()
+        .context("qshape printed no header")?
+        .split_whitespace()
+        .skip(1)
+        .map(str::to_string)
+        .collect();
+    let mut rows = BTreeMap::new();
+    for l in lines {
+        let mut f = l.split_whitespace();
+        let domain = f.next().context("empty qshape row")?;
+        let counts = f
+            .map(|x| x.parse::<u64>())
+            .collect::<Result<Vec<u64>, _>>()
+            .with_context(|| format!("qshape row {l:?}"))?;
+        if counts.len() != header.len() + 1 {
+            bail!("qshape row {l:?} does not match the header {header:?}");
+        }
+        rows.insert(domain.to_string(), counts);
+    }
+    Ok((header, rows))
+}
+
+/// Moves the arrival time (`T` record) of every queue file in `queue` back by `age_of(i)`
+/// seconds (files in path order), so that real messages land in chosen qshape age buckets.
+/// The digits are rewritten in place with the same length, so record lengths stay valid.
+/// Returns how many files were aged.
+pub fn age_queue_files(
+    queue_dir: &Path,
+    queue: &str,
+    age_of: impl Fn(usize) -> u64,
+) -> Result<usize> {
+    let mut files = Vec::new();
+    collect_files(&queue_dir.join(queue), &mut files)?;
+    files.sort();
+    for (i, f) in files.iter().enumerate() {
+        let mut b = std::fs::read(f)?;
+        let range = time_record(&b).with_context(|| format!("no T record in {}", f.display()))?;
+        let data = b.get_mut(range).context("T record past the end")?;
+        let text = std::str::from_utf8(data)?.to_string();
+        let secs_txt = text.split_whitespace().next().context("empty T record")?;
+        let secs: u64 = secs_txt.parse()?;
+        let new = format!("{}", secs.saturating_sub(age_of(i)));
+        if new.len() != secs_txt.len() {
+            bail!("age changes the digit count");
+        }
+        data.get_mut(..new.len())
+            .context("T record too short")?
+            .copy_from_slice(new.as_bytes());
+        std::fs::write(f, &b)?;
+    }
+    Ok(files.len())
+}
+
+/// Where the data of the `T` record is, if it is among the first two records (after `C`).
+fn time_record(b: &[u8]) -> Option<std::ops::Range<usize>> {
+    let mut pos = 0usize;
+    for _ in 0..2 {
+        let typ = *b.get(pos)?;
+        pos += 1;
+        let (mut len, mut shift) = (0usize, 0);
+        loop {
+            let o = *b.get(pos)?;
+            pos += 1;
+            len |= usize::from(o & 0x7f) << shift;
+            if o & 0x80 == 0 {
+                break;
+            }
+            shift += 7;
+            if shift > 28 {
+                return None;
+            }
+        }
+        if typ == b'T' {
+            return Some(pos..pos + len);
+        }
+        pos += len;
+    }
+    None
+}
+
+fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    for e in std::fs::read_dir(dir)? {
+        let e = e?;
+        if e.file_type()?.is_dir() {
+            collect_files(&e.path(), out)?;
+        } else {
+            out.push(e.path());
+        }
+    }
+    Ok(())
+}
+
 /// An `smtp-sink` accepting mail (status=sent) or rejecting every RCPT with 5xx
 /// (status=bounced), as a next hop for [`PostfixOptions::transport`].
 #[derive(Debug)]

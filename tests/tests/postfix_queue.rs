@@ -6,13 +6,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests may unwrap
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use anyhow::{Context, Result, bail};
 use e2e_tests::expo::series_map;
 use e2e_tests::exporter::Exporter;
-use e2e_tests::postfix::{Postfix, PostfixOptions};
+use e2e_tests::postfix::{Postfix, PostfixOptions, age_queue_files, parse_qshape};
 
 fn get(m: &BTreeMap<String, f64>, key: &str) -> f64 {
     *m.get(key).unwrap_or_else(|| {
@@ -51,85 +49,6 @@ fn postqueue_truth(pf: &Postfix) -> BTreeMap<String, (u64, u64, u64)> {
         e.2 += v["message_size"].as_u64().unwrap();
     }
     t
-}
-
-/// qshape output as domain → counts (T first), parsed independently of the exporter.
-fn qshape_truth(text: &str) -> (Vec<String>, BTreeMap<String, Vec<u64>>) {
-    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
-    let header: Vec<String> = lines
-        .next()
-        .expect("qshape header")
-        .split_whitespace()
-        .skip(1)
-        .map(str::to_string)
-        .collect();
-    let mut rows = BTreeMap::new();
-    for l in lines {
-        let f: Vec<&str> = l.split_whitespace().collect();
-        let counts: Vec<u64> = f[1..].iter().map(|x| x.parse().unwrap()).collect();
-        assert_eq!(counts.len(), header.len() + 1, "qshape row {l:?}");
-        rows.insert(f[0].to_string(), counts);
-    }
-    (header, rows)
-}
-
-/// Moves the arrival time (`T` record) of every queue file in `queue` back by `age_of`
-/// seconds chosen per file, so that real messages land in several qshape age buckets.
-/// The digits are rewritten in place with the same length, so record lengths stay valid.
-fn age_queue_files(queue_dir: &Path, queue: &str, age_of: impl Fn(usize) -> u64) -> Result<usize> {
-    let mut files = Vec::new();
-    collect_files(&queue_dir.join(queue), &mut files)?;
-    files.sort();
-    for (i, f) in files.iter().enumerate() {
-        let mut b = std::fs::read(f)?;
-        // First record: C (sizes); second: T ("seconds microseconds").
-        let (mut pos, mut seen_t) = (0usize, false);
-        for _ in 0..2 {
-            let typ = b[pos];
-            pos += 1;
-            let (mut len, mut shift) = (0usize, 0);
-            loop {
-                let o = b[pos];
-                pos += 1;
-                len |= ((o & 0x7f) as usize) << shift;
-                if o & 0x80 == 0 {
-                    break;
-                }
-                shift += 7;
-            }
-            if typ == b'T' {
-                let data = &mut b[pos..pos + len];
-                let text = std::str::from_utf8(data)?.to_string();
-                let secs_txt = text.split_whitespace().next().context("T record")?;
-                let secs: u64 = secs_txt.parse()?;
-                let new = format!("{}", secs - age_of(i));
-                if new.len() != secs_txt.len() {
-                    bail!("age changes the digit count");
-                }
-                data[..new.len()].copy_from_slice(new.as_bytes());
-                seen_t = true;
-                break;
-            }
-            pos += len;
-        }
-        if !seen_t {
-            bail!("no T record in {}", f.display());
-        }
-        std::fs::write(f, &b)?;
-    }
-    Ok(files.len())
-}
-
-fn collect_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) -> Result<()> {
-    for e in std::fs::read_dir(dir)? {
-        let e = e?;
-        if e.file_type()?.is_dir() {
-            collect_files(&e.path(), out)?;
-        } else {
-            out.push(e.path());
-        }
-    }
-    Ok(())
 }
 
 fn wait_for(
@@ -241,7 +160,7 @@ fn check_against_truth(
     for q in qshape_queues {
         let mut args: Vec<&str> = qshape_args.to_vec();
         args.push(q);
-        let (header, rows) = qshape_truth(&pf.qshape(&args).unwrap());
+        let (header, rows) = parse_qshape(&pf.qshape(&args).unwrap()).unwrap();
         let mut cells = 0;
         for (domain, counts) in &rows {
             if domain == "TOTAL" {
@@ -417,7 +336,7 @@ fn top_domains_fold_into_other_and_empty_queue_reports_zeros() {
         }
     }
     fill(&pf);
-    let (_, rows) = qshape_truth(&pf.qshape(&["deferred"]).unwrap());
+    let (_, rows) = parse_qshape(&pf.qshape(&["deferred"]).unwrap()).unwrap();
     let m = wait_for(&e, "12 deferred", |m| {
         m.get("postfix_queue_messages{queue=\"deferred\"}") == Some(&12.0)
     });

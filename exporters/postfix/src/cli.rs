@@ -101,8 +101,8 @@ pub fn print_to_string(p: &PrintArgs) -> anyhow::Result<String> {
                 .context("reading standard input")?;
         }
     }
-    let mut reg = prometheus_client::registry::Registry::default();
     if p.format == PrintFormat::Log {
+        let mut reg = prometheus_client::registry::Registry::default();
         let metrics = crate::logmetrics::LogMetrics::new(Default::default());
         metrics.register(&mut reg);
         // Valid UTF-8 (the common case) is borrowed; lossy decoding is the slow path.
@@ -116,14 +116,23 @@ pub fn print_to_string(p: &PrintArgs) -> anyhow::Result<String> {
             }
         });
         reg.register_collector(Box::new(summary.into_metrics().into_collector()));
-    } else {
-        let set = metrics_for_input(&input, p.format, &p.queue, SystemTime::now())?;
-        reg.register_collector(Box::new(set.into_collector()));
+        return Ok(common::expose::render(
+            common::expose::encode(&[&reg]),
+            common::negotiate::Format::Text004,
+        ));
     }
-    Ok(common::expose::render(
+    let set = metrics_for_input(&input, p.format, &p.queue, SystemTime::now())?;
+    Ok(render_text(set))
+}
+
+/// `set` in text format 0.0.4, as `print` writes it and a scrape would serve it.
+pub fn render_text(set: common::MetricSet) -> String {
+    let mut reg = prometheus_client::registry::Registry::default();
+    reg.register_collector(Box::new(set.into_collector()));
+    common::expose::render(
         common::expose::encode(&[&reg]),
         common::negotiate::Format::Text004,
-    ))
+    )
 }
 
 /// Metrics for one input held in memory (shared by `print` and tests).

@@ -3,8 +3,8 @@
 //! the background, and serves the last complete snapshot.
 
 use std::io::Read;
-use std::path::PathBuf;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, bail};
@@ -15,6 +15,7 @@ use common::collector::{Setup, Spec};
 use common::deadline::{DeadlineReader, KillAfter};
 use common::runner::{BackgroundOptions, CollectContext, Collector, Status, unix_secs};
 
+use super::spool::{SpoolSummary, SpoolWalker};
 use crate::parse::{QueuedMessage, mailq, postqueue_json, showq};
 use crate::queue::{QueueAggregator, ShapeOptions};
 
@@ -88,6 +89,10 @@ pub struct QueueArgs {
     /// Postfix queue_directory for --collector.queue.source=spool.
     #[arg(long = "postfix.queue_directory", default_value = "/var/spool/postfix")]
     pub queue_directory: PathBuf,
+    /// With --collector.queue.source=spool, re-read every queue file on every Nth walk
+    /// instead of only the changed ones (0: never; the first walk always reads all).
+    #[arg(long = "collector.queue.spool-full-walk-every", default_value_t = 0)]
+    pub spool_full_walk_every: u32,
     /// Command for --collector.queue.source=command (split on whitespace).
     #[arg(long = "collector.queue.command", default_value = "postqueue -j")]
     pub command: String,
@@ -185,6 +190,7 @@ impl QueueArgs {
             interval: self.interval.max(Duration::from_millis(100)),
             timeout: self.timeout.max(Duration::from_millis(100)),
             max_value_bytes: self.max_value_bytes.max(1024),
+            spool_full_walk_every: self.spool_full_walk_every,
             ..QueueConfig::default()
         })
     }
@@ -234,6 +240,8 @@ pub struct QueueConfig {
     pub on_demand_min_age: Duration,
     /// Longest attribute value accepted from showq.
     pub max_value_bytes: usize,
+    /// Spool source: every Nth walk re-reads every file (0: only the first walk does).
+    pub spool_full_walk_every: u32,
 }
 
 impl Default for QueueConfig {
@@ -246,6 +254,7 @@ impl Default for QueueConfig {
             on_demand_below: Duration::from_millis(250),
             on_demand_min_age: Duration::from_secs(5),
             max_value_bytes: 64 * 1024,
+            spool_full_walk_every: 0,
         }
     }
 }
@@ -261,6 +270,8 @@ pub struct Walk {
     pub skipped: u64,
     /// showq attribute values longer than the limit, cut.
     pub truncated: u64,
+    /// Files read and reused, for the spool source.
+    pub spool: Option<SpoolSummary>,
 }
 
 /// The text formats a queue listing can come in.
@@ -318,6 +329,7 @@ pub fn aggregate_reader<R: Read>(
             messages: 0,
             skipped: 0,
             truncated: 0,
+            spool: None,
         });
     }
     let detected = ListingFormat::detect(head);
@@ -362,6 +374,29 @@ pub fn aggregate_reader<R: Read>(
         messages,
         skipped,
         truncated,
+        spool: None,
+    })
+}
+
+/// One walk of the spool at `dir` by `walker`, aggregated: only files changed since the
+/// walker's last walk are read, every file with `full`.
+pub fn walk_spool(
+    walker: &mut SpoolWalker,
+    dir: &Path,
+    full: bool,
+    now: SystemTime,
+    shape: &ShapeOptions,
+) -> anyhow::Result<Walk> {
+    let mut agg = QueueAggregator::new(unix_secs(now), shape.clone());
+    let s = walker
+        .walk(dir, full, &mut |m| agg.add(m))
+        .with_context(|| format!("reading the queue directory {}", dir.display()))?;
+    Ok(Walk {
+        aggregator: agg,
+        messages: s.messages,
+        skipped: s.skipped,
+        truncated: 0,
+        spool: Some(s),
     })
 }
 
@@ -424,17 +459,8 @@ pub fn walk_blocking(cfg: &QueueConfig) -> anyhow::Result<Walk> {
                 std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
             aggregate_reader(f, None, now, &cfg.shape, cfg.max_value_bytes)
         }
-        QueueSource::Spool(dir) => {
-            let mut agg = QueueAggregator::new(unix_secs(now), cfg.shape.clone());
-            let s = super::spool::walk(dir, &mut |m| agg.add(&m))
-                .with_context(|| format!("reading the queue directory {}", dir.display()))?;
-            Ok(Walk {
-                aggregator: agg,
-                messages: s.messages,
-                skipped: s.skipped,
-                truncated: 0,
-            })
-        }
+        // A one-off walk has no earlier walk to reuse: every file is read.
+        QueueSource::Spool(dir) => walk_spool(&mut SpoolWalker::new(), dir, true, now, &cfg.shape),
     }
 }
 
@@ -445,6 +471,25 @@ pub struct Walker {
     /// One showq connection at a time, even when a scrape triggers a refresh. The guard
     /// moves into the blocking walk, so a timed-out walk still holds it until it ends.
     lock: Arc<tokio::sync::Mutex<()>>,
+    /// The spool source's cache, kept from one walk to the next.
+    spool: Arc<Mutex<SpoolState>>,
+}
+
+/// The spool walker and how many walks it made (for the every-Nth full walk).
+#[derive(Default)]
+struct SpoolState {
+    walker: SpoolWalker,
+    walks: u64,
+}
+
+impl SpoolState {
+    /// One walk; the first and every `cfg.spool_full_walk_every`th re-read every file.
+    fn walk(&mut self, dir: &Path, cfg: &QueueConfig) -> anyhow::Result<Walk> {
+        let every = u64::from(cfg.spool_full_walk_every);
+        let full = every > 0 && self.walks.is_multiple_of(every);
+        self.walks += 1;
+        walk_spool(&mut self.walker, dir, full, SystemTime::now(), &cfg.shape)
+    }
 }
 
 impl Walker {
@@ -453,6 +498,7 @@ impl Walker {
         Self {
             cfg,
             lock: Arc::new(tokio::sync::Mutex::new(())),
+            spool: Arc::new(Mutex::new(SpoolState::default())),
         }
     }
 }
@@ -462,9 +508,21 @@ impl Collector for Walker {
     async fn collect(&self, _ctx: &CollectContext) -> anyhow::Result<MetricSet> {
         let guard = Arc::clone(&self.lock).lock_owned().await;
         let cfg = self.cfg.clone();
+        let spool = Arc::clone(&self.spool);
         let start = Instant::now();
         let walk = tokio::task::spawn_blocking(move || {
-            let w = walk_blocking(&cfg);
+            let w = match &cfg.source {
+                QueueSource::Spool(dir) => {
+                    let mut st = spool.lock().unwrap_or_else(|poisoned| {
+                        // A walk that panicked may have left the cache half-updated: start over.
+                        let mut st = poisoned.into_inner();
+                        st.walker.clear();
+                        st
+                    });
+                    st.walk(dir, &cfg)
+                }
+                _ => walk_blocking(&cfg),
+            };
             drop(guard);
             w
         })
@@ -489,6 +547,20 @@ impl Collector for Walker {
             vec![],
             walk.truncated as f64,
         );
+        if let Some(s) = walk.spool {
+            m.gauge(
+                "postfix_queue_spool_files_read",
+                "Queue files (with their defer logs) read in the last spool walk: new or changed since the walk before",
+                vec![],
+                s.files_read as f64,
+            );
+            m.gauge(
+                "postfix_queue_spool_files_reused",
+                "Queue files of the last spool walk whose cached summary was used, unchanged since the walk before",
+                vec![],
+                s.files_reused as f64,
+            );
+        }
         tracing::debug!(messages = walk.messages, seconds = start.elapsed().as_secs_f64(), source = %self.cfg.source, "queue walk done");
         Ok(m)
     }

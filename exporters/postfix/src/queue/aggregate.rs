@@ -6,9 +6,10 @@ use std::collections::HashMap;
 use common::MetricSet;
 use common::metricset::labels;
 
-use super::qshape::{QSHAPE_HELP, ShapeOptions, ShapeRow, add_qshape_cells, qshape_domain};
+use super::facts::MessageFacts;
+use super::qshape::{QSHAPE_HELP, ShapeOptions, ShapeRow, add_qshape_cells};
 use super::reasons::{REASONS, classify_reason};
-use crate::parse::{QUEUES, QueuedMessage};
+use crate::parse::QUEUES;
 
 /// Per-queue depth figures.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -77,6 +78,20 @@ pub struct QueueAggregator {
 /// Most distinct reason texts remembered by one aggregation.
 const REASON_CACHE_LIMIT: usize = 4096;
 
+fn classify_cached(cache: &mut HashMap<String, usize>, reason: Option<&str>) -> usize {
+    let Some(r) = reason else {
+        return classify_reason(None);
+    };
+    if let Some(i) = cache.get(r) {
+        return *i;
+    }
+    let i = classify_reason(Some(r));
+    if cache.len() < REASON_CACHE_LIMIT {
+        cache.insert(r.to_string(), i);
+    }
+    i
+}
+
 impl QueueAggregator {
     /// A new aggregation with ages measured against `now` (unix seconds).
     pub fn new(now: f64, opts: ShapeOptions) -> Self {
@@ -87,20 +102,6 @@ impl QueueAggregator {
             queues,
             reason_cache: HashMap::new(),
         }
-    }
-
-    fn classify_cached(&mut self, reason: Option<&str>) -> usize {
-        let Some(r) = reason else {
-            return classify_reason(None);
-        };
-        if let Some(i) = self.reason_cache.get(r) {
-            return *i;
-        }
-        let i = classify_reason(Some(r));
-        if self.reason_cache.len() < REASON_CACHE_LIMIT {
-            self.reason_cache.insert(r.to_string(), i);
-        }
-        i
     }
 
     fn queue_index(&mut self, name: &str) -> usize {
@@ -115,58 +116,68 @@ impl QueueAggregator {
         }
     }
 
-    /// Adds one message.
-    pub fn add(&mut self, msg: &QueuedMessage) {
+    /// Adds one message: a parsed [`QueuedMessage`] or any other [`MessageFacts`].
+    pub fn add<M: MessageFacts + ?Sized>(&mut self, msg: &M) {
         let now = self.now;
-        let classes: Vec<usize> = msg
-            .recipients
-            .iter()
-            .map(|r| self.classify_cached(r.reason.as_deref()))
-            .collect();
-        let idx = self.queue_index(&msg.queue);
+        let mut classes = [0u64; REASONS.len()];
+        let cache = &mut self.reason_cache;
+        msg.reason_classes(&mut |r| classify_cached(cache, r), &mut |c, n| {
+            if let Some(x) = classes.get_mut(c) {
+                *x += n;
+            }
+        });
+        let idx = self.queue_index(msg.queue());
         let opts = &self.opts;
         let q = &mut self.queues[idx];
+        let recipients = msg.recipient_count();
+        let arrival_time = msg.arrival_time();
+        let forced_expire = msg.forced_expire();
         q.stats.messages += 1;
-        q.stats.recipients += msg.recipients.len() as u64;
-        let size = msg.size.unwrap_or(0);
+        q.stats.recipients += recipients;
+        let size = msg.size().unwrap_or(0);
         q.stats.size_bytes += size;
-        if msg.forced_expire {
+        if forced_expire {
             q.stats.forced_expire += 1;
         }
-        if let Some(t) = msg.arrival_time {
+        if let Some(t) = arrival_time {
             q.stats.oldest_arrival = Some(q.stats.oldest_arrival.map_or(t, |o| o.min(t)));
         }
         q.size.observe(&SIZE_BOUNDS, size as f64);
-        let age = msg.arrival_time.map(|t| (now - t as f64).max(0.0));
+        let age = arrival_time.map(|t| (now - t as f64).max(0.0));
         if let Some(a) = age {
             q.age.observe(&AGE_BOUNDS, a);
         }
-        for c in classes {
-            q.reasons[c] += 1;
+        for (sum, n) in q.reasons.iter_mut().zip(classes) {
+            *sum += n;
         }
         if let Some(shape) = q.shape.as_mut() {
             // qshape ignores files without recipients and, via its mode check, force-expired ones.
-            if msg.recipients.is_empty() || (msg.forced_expire && !opts.include_expired) {
+            if recipients == 0 || (forced_expire && !opts.include_expired) {
                 return;
             }
             // Ages use the raw difference so that a message from the future is "fresh", as in qshape.
-            let raw_age = msg.arrival_time.map_or(0.0, |t| now - t as f64);
+            let raw_age = arrival_time.map_or(0.0, |t| now - t as f64);
             let b = opts.bucket_index(raw_age);
-            let mut bump = |domain: String| {
-                let row = shape
-                    .entry(domain)
-                    .or_insert_with(|| vec![0; opts.buckets.max(1) + 1]);
-                row[0] += 1;
-                if let Some(c) = row.get_mut(b + 1) {
-                    *c += 1;
+            let width = opts.buckets.max(1) + 1;
+            let mut bump = |domain: &str, n: u64| {
+                // Look up by &str first: a walk adds to existing rows far more often than it
+                // creates one, and this spares an allocation per recipient.
+                if !shape.contains_key(domain) {
+                    shape.insert(domain.to_string(), vec![0; width]);
+                }
+                if let Some(row) = shape.get_mut(domain) {
+                    if let Some(t) = row.first_mut() {
+                        *t += n;
+                    }
+                    if let Some(c) = row.get_mut(b + 1) {
+                        *c += n;
+                    }
                 }
             };
             if opts.by_sender {
-                bump(qshape_domain(&msg.sender));
+                msg.sender_domain(&mut |d| bump(d, 1));
             } else {
-                for r in &msg.recipients {
-                    bump(qshape_domain(&r.address));
-                }
+                msg.recipient_domains(&mut bump);
             }
         }
     }
@@ -342,7 +353,7 @@ impl PerQueue {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::parse::Recipient;
+    use crate::parse::{QueuedMessage, Recipient};
 
     fn msg(queue: &str, t: i64, size: u64, rcpts: &[(&str, Option<&str>)]) -> QueuedMessage {
         QueuedMessage {
