@@ -109,8 +109,42 @@ fn address_field<'a>(s: &'a str, key: &str) -> Option<(&'a str, &'a str)> {
 }
 
 fn parse_delay(s: &str) -> Option<f64> {
+    if let Some(v) = short_decimal(s) {
+        return Some(v);
+    }
     let v: f64 = s.parse().ok()?;
     (v.is_finite() && v >= 0.0).then_some(v)
+}
+
+/// `D[.D…]` with at most 15 digits, as Postfix writes delays (`0.03`, `2017`): the value
+/// is `m / 10^k` with both exact in an f64, so one correctly rounded division gives the
+/// same value as `str::parse`, for a fraction of its cost (five of these per delivery).
+fn short_decimal(s: &str) -> Option<f64> {
+    const POW10: [f64; 16] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+    ];
+    let b = s.as_bytes();
+    if b.is_empty() || b.len() > 16 {
+        return None;
+    }
+    let (mut m, mut digits, mut frac): (u64, usize, Option<usize>) = (0, 0, None);
+    for (i, &c) in b.iter().enumerate() {
+        match c {
+            b'0'..=b'9' => {
+                m = m * 10 + u64::from(c - b'0');
+                digits += 1;
+                if let Some(f) = frac.as_mut() {
+                    *f += 1;
+                }
+            }
+            b'.' if frac.is_none() && i > 0 && i + 1 < b.len() => frac = Some(0),
+            _ => return None,
+        }
+    }
+    if digits > 15 {
+        return None;
+    }
+    Some(m as f64 / POW10.get(frac.unwrap_or(0))?)
 }
 
 fn parse_delays(s: &str) -> Option<[f64; 4]> {
@@ -303,6 +337,64 @@ pub(super) fn parse_delivery_agent(body: &str) -> Event<'_> {
 mod tests {
     use super::*;
     use crate::parse::log::ev;
+
+    #[test]
+    fn short_decimals_equal_str_parse() {
+        let mut cases: Vec<String> = [
+            "0",
+            "0.0",
+            "0.01",
+            "0.03",
+            "1",
+            "2017",
+            "0.1",
+            "0.2",
+            "0.3",
+            "5.2",
+            "0.87",
+            "165276",
+            "438",
+            "1.23",
+            "999999999999999",
+            "0.0000000000001",
+            "12345.6789",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        // Every value with up to 4 integer and 3 fraction digits on a stride.
+        for i in (0..10_000_000u64).step_by(7_919) {
+            cases.push(format!("{}.{:03}", i / 1000, i % 1000));
+            cases.push(format!("{}", i / 1000));
+        }
+        for c in &cases {
+            let want: f64 = c.parse().unwrap();
+            assert_eq!(
+                short_decimal(c).map(f64::to_bits),
+                Some(want.to_bits()),
+                "{c}"
+            );
+        }
+        for bad in [
+            "",
+            ".",
+            "1.",
+            ".5",
+            "1..2",
+            "1.2.3",
+            "-1",
+            "1e3",
+            "NaN",
+            "inf",
+            "0x1",
+            "1234567890123456",
+        ] {
+            assert_eq!(short_decimal(bad), None, "{bad}");
+        }
+        // Longer inputs take the slow path and still parse.
+        assert_eq!(parse_delay("1234567890123456"), Some(1234567890123456.0));
+        assert_eq!(parse_delay("-1"), None);
+    }
 
     #[test]
     fn client_connection_errors_and_sasl() {
