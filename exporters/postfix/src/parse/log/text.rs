@@ -61,7 +61,7 @@ pub(super) fn split_pat<'a>(s: &'a str, pat: &[u8]) -> Option<(&'a str, &'a str)
 
 /// `s.split_once(pat)` for a two-byte ASCII separator.
 #[inline]
-pub(super) fn split2<'a>(s: &'a str, pat: [u8; 2]) -> Option<(&'a str, &'a str)> {
+pub(super) fn split2(s: &str, pat: [u8; 2]) -> Option<(&str, &str)> {
     let b = s.as_bytes();
     let mut from = 0;
     while let Some(i) = find(b.get(from..)?, pat[0]) {
