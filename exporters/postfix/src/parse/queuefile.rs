@@ -161,25 +161,29 @@ pub fn parse_defer_log(bytes: &[u8]) -> Vec<DeferEntry> {
     out
 }
 
+/// Appends one record (type, length in 7-bit groups, data) as cleanup writes it, for tests
+/// that build queue files.
+#[cfg(test)]
+pub(crate) fn write_record(out: &mut Vec<u8>, typ: u8, data: &[u8]) {
+    out.push(typ);
+    let mut n = data.len();
+    loop {
+        let b = (n & 0x7f) as u8;
+        n >>= 7;
+        if n == 0 {
+            out.push(b);
+            break;
+        }
+        out.push(b | 0x80);
+    }
+    out.extend_from_slice(data);
+}
+
 #[cfg(test)]
 mod tests {
+    use super::write_record as rec;
     use super::*;
     use std::io::Cursor;
-
-    fn rec(out: &mut Vec<u8>, typ: u8, data: &[u8]) {
-        out.push(typ);
-        let mut n = data.len();
-        loop {
-            let b = (n & 0x7f) as u8;
-            n >>= 7;
-            if n == 0 {
-                out.push(b);
-                break;
-            }
-            out.push(b | 0x80);
-        }
-        out.extend_from_slice(data);
-    }
 
     fn queue_file(content: &[u8], extracted: &[&str]) -> Vec<u8> {
         let mut f = Vec::new();

@@ -9,25 +9,11 @@ use std::time::{Duration, SystemTime};
 
 use super::*;
 use crate::collector::queue::walk_spool;
+use crate::parse::queuefile::write_record as rec;
 use crate::queue::{MessageDigest, QueueAggregator, ShapeOptions};
 
 /// Short enough that the tests need not wait long for stamps to be trusted.
 const WINDOW: Duration = Duration::from_millis(100);
-
-fn rec(out: &mut Vec<u8>, typ: u8, data: &[u8]) {
-    out.push(typ);
-    let mut n = data.len();
-    loop {
-        let b = (n & 0x7f) as u8;
-        n >>= 7;
-        if n == 0 {
-            out.push(b);
-            break;
-        }
-        out.push(b | 0x80);
-    }
-    out.extend_from_slice(data);
-}
 
 /// A queue file as cleanup writes it: sizes, arrival time, sender, recipients (a `D`
 /// record is a recipient already delivered), content, end.
