@@ -152,22 +152,30 @@ impl RejectRules {
             .iter()
             .map(|(r, p)| (r.to_string(), p.to_string()))
             .collect();
-        match Self::build(&rules) {
-            Ok(rules) => rules,
-            // The built-in patterns are tested; an empty rule set is the safe fallback.
-            Err(_) => Self {
-                set: RegexSet::empty(),
-                reasons: Vec::new(),
-                other: Arc::from("other"),
-            },
+        // The built-in patterns are tested; an empty rule set is the safe fallback.
+        Self::build(&rules).unwrap_or_else(|_| Self::empty())
+    }
+
+    /// No rules: every text is `other`. Costs nothing to build (a placeholder while rules
+    /// move, and the fallback of [`RejectRules::defaults`]).
+    pub fn empty() -> Self {
+        Self {
+            set: RegexSet::empty(),
+            reasons: Vec::new(),
+            other: Arc::from("other"),
         }
     }
 
     fn build(rules: &[(String, String)]) -> Result<Self, (usize, regex::Error)> {
-        for (i, (_, p)) in rules.iter().enumerate() {
-            Regex::new(p).map_err(|e| (i, e))?;
-        }
-        let set = RegexSet::new(rules.iter().map(|(_, p)| p.as_str())).map_err(|e| (0, e))?;
+        // One compile of the set; the patterns are compiled one by one only to find which
+        // one is bad when the set does not compile.
+        let set = RegexSet::new(rules.iter().map(|(_, p)| p.as_str())).map_err(|e| {
+            rules
+                .iter()
+                .enumerate()
+                .find_map(|(i, (_, p))| Regex::new(p).err().map(|e| (i, e)))
+                .unwrap_or((0, e))
+        })?;
         // One shared Arc per distinct reason name, so label values are cheap clones.
         let mut names: Vec<Arc<str>> = Vec::new();
         let reasons = rules

@@ -284,7 +284,8 @@ impl LogMetrics {
     /// Creates empty metric families.
     pub fn new(mut options: LogMetricsOptions) -> Self {
         let cap = options.label_cap.max(1);
-        let rules = std::mem::take(&mut options.reject_rules);
+        // `replace`, not `take`: the default would compile the built-in rules a second time.
+        let rules = std::mem::replace(&mut options.reject_rules, RejectRules::empty());
         let allow = options
             .services
             .as_ref()
