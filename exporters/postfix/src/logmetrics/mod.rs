@@ -208,11 +208,11 @@ struct TagInfo {
     daemon: &'static str,
     /// Its parser.
     kind: plog::DaemonKind,
-    delivery: DeliveryCache,
-    smtpd: SmtpdCache,
+    caches: TagCaches,
 }
 
-/// Handles for a line whose daemon was inferred (used for that line only).
+/// The metric handles of one tag; a line whose daemon is inferred gets its own, for that
+/// line only.
 #[derive(Debug, Default)]
 struct TagCaches {
     delivery: DeliveryCache,
@@ -364,8 +364,7 @@ impl LogMetrics {
             infer_daemon: program.daemon.is_empty(),
             daemon: closed(program.daemon, &DAEMONS),
             kind: plog::DaemonKind::of(program.daemon),
-            delivery: DeliveryCache::default(),
-            smtpd: SmtpdCache::default(),
+            caches: TagCaches::default(),
         }
     }
 
@@ -451,10 +450,7 @@ impl LogMetrics {
             inferred = None;
             (tag.kind, tag.daemon)
         };
-        let (delivery_cache, smtpd_cache) = match &inferred {
-            Some(c) => (&c.delivery, &c.smtpd),
-            None => (&tag.delivery, &tag.smtpd),
-        };
+        let caches = inferred.as_ref().unwrap_or(&tag.caches);
         let msg = plog::parse_message_of(kind, message);
         // Cloned (an atomic increment) only where a label set is built.
         let (inst, svc) = (&tag.inst, &tag.svc);
@@ -477,7 +473,7 @@ impl LogMetrics {
             Event::Info | Event::Pickup { .. } => {}
             Event::Delivery(d) => self
                 .delivery
-                .delivery(&d, daemon, inst, svc, delivery_cache),
+                .delivery(&d, daemon, inst, svc, &caches.delivery),
             Event::QmgrActive { size, nrcpt, .. } => self.qmgr.active(size, nrcpt),
             Event::QmgrRemoved { .. } => self.qmgr.removed(),
             Event::QmgrExpired { .. } => {
@@ -485,7 +481,7 @@ impl LogMetrics {
                 self.delivery.expired(daemon, inst.clone(), svc.clone());
             }
             Event::SmtpdConnect => self.smtpd.connect(),
-            Event::SmtpdDisconnect(stats) => self.smtpd.disconnect(stats, inst, svc, smtpd_cache),
+            Event::SmtpdDisconnect(stats) => self.smtpd.disconnect(stats, inst, svc, &caches.smtpd),
             Event::SmtpdLostConnection { stage } => self.smtpd.lost_connection(stage),
             Event::SmtpdTimeout { stage } => self.smtpd.timeout(stage, inst.clone(), svc.clone()),
             Event::SmtpdTooManyErrors { stage } => {
