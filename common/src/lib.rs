@@ -22,6 +22,7 @@ pub mod runner;
 pub mod server;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+pub mod text;
 pub mod webconfig;
 
 pub use collector::{CollectorDef, Exporter, Setup, Spec};

@@ -182,14 +182,10 @@ fn strip_solaris_msgid(message: &str) -> &str {
 
 /// `prog[pid]` → (`prog`, Some(`pid`)); `prog` → (`prog`, None).
 fn split_pid(tag: &str) -> (&str, Option<&str>) {
-    // A byte scan: core's char searcher was a twentieth of a line's cost.
     if let Some(inner) = tag.strip_suffix(']')
-        && let Some(open) = inner.as_bytes().iter().rposition(|&b| b == b'[')
+        && let Some((program, pid)) = crate::text::rsplit1(inner, b'[')
     {
-        return (
-            inner.get(..open).unwrap_or(""),
-            inner.get(open + 1..).filter(|p| !p.is_empty()),
-        );
+        return (program, Some(pid).filter(|p| !p.is_empty()));
     }
     (tag, None)
 }
@@ -197,10 +193,8 @@ fn split_pid(tag: &str) -> (&str, Option<&str>) {
 /// Token up to the first space, and what follows that space (if there was one).
 #[inline]
 fn split_space(s: &str) -> (&str, Option<&str>) {
-    // A byte scan: core's char searcher, and a SIMD search's set-up, cost more on these
-    // short tokens (measured with callgrind).
-    match s.as_bytes().iter().position(|&b| b == b' ') {
-        Some(at) => (s.get(..at).unwrap_or(s), s.get(at + 1..)),
+    match crate::text::split1(s, b' ') {
+        Some((a, b)) => (a, Some(b)),
         None => (s, None),
     }
 }

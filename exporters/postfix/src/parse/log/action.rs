@@ -2,7 +2,7 @@
 //! `milter-reject`, …): the smtpd/postscreen line form and the reply-text helpers that
 //! cleanup's header/body form shares.
 use super::is_dsn;
-use super::text::{split_pat, split2};
+use common::text::split_pat;
 
 /// What a restriction, header/body check or milter did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -107,14 +107,14 @@ pub struct ActionLine<'a> {
 }
 
 pub(super) fn starts_with_action(rest: &str, smtpd: bool) -> bool {
-    split2(rest, *b": ").is_some_and(|(word, tail)| {
+    split_pat(rest, b": ").is_some_and(|(word, tail)| {
         ActionKind::parse(word).is_some() && (!smtpd || tail.contains(" from "))
     })
 }
 
 /// smtpd/postscreen form: `ACTION: WHERE from CLIENT: [CODE ][X.Y.Z ]TEXT[; from=<…> …]`.
 pub(super) fn parse_action<'a>(queue_id: Option<&'a str>, rest: &'a str) -> Option<ActionLine<'a>> {
-    let (word, rest) = split2(rest, *b": ")?;
+    let (word, rest) = split_pat(rest, b": ")?;
     let action = ActionKind::parse(word)?;
     let (stage, rest) = split_pat(rest, b" from ")?;
     if stage.is_empty() || stage.contains(' ') {
@@ -123,7 +123,7 @@ pub(super) fn parse_action<'a>(queue_id: Option<&'a str>, rest: &'a str) -> Opti
     // CLIENT is `name[addr]` (smtpd) or `[addr]:port` (postscreen); both contain `]` then `: `.
     let bracket = rest.find(']')?;
     let after_client = rest.get(bracket..)?;
-    let (_, reply) = split2(after_client, *b": ")?;
+    let (_, reply) = split_pat(after_client, b": ")?;
     let (code, enhanced_code, text) = split_reply(reply);
     let text = reply_text_end(text);
     Some(ActionLine {

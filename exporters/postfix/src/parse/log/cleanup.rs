@@ -1,11 +1,11 @@
 //! cleanup: `message-id=` lines, header/body-check actions and milter actions.
 use super::action::{ActionKind, ActionLine, parse_action, split_reply};
-use super::text::split2;
 use super::{Event, split_queue_id_or_field};
+use common::text::split_pat;
 
 /// cleanup header/body checks: `ACTION: header|body …`.
 pub(super) fn cleanup_check(rest: &str) -> bool {
-    split2(rest, *b": ").is_some_and(|(word, tail)| {
+    split_pat(rest, b": ").is_some_and(|(word, tail)| {
         ActionKind::parse(word).is_some()
             && (tail.starts_with("header ")
                 || tail.starts_with("body ")
@@ -41,7 +41,7 @@ pub(super) fn parse_cleanup(body: &str) -> Event<'_> {
     }
     // `reject: header Subject: X from CLIENT; from=<…> to=<…> proto=P helo=<H>: 5.7.1 text`
     let parsed = (|| {
-        let (word, tail) = split2(rest, *b": ")?;
+        let (word, tail) = split_pat(rest, b": ")?;
         let action = ActionKind::parse(word)?;
         let (part, _) = tail.split_once(' ')?;
         if !matches!(part, "header" | "body" | "mime-header" | "nested-header") {

@@ -1,8 +1,8 @@
 //! Delivery agents: smtp and lmtp (delivery lines plus their connection chatter) and
 //! local, virtual, pipe, error, retry and discard (delivery lines only).
-use super::text::{split_pat, split1, split2};
 use super::tls::parse_tls;
 use super::{Event, is_dsn, split_queue_id_or_field};
+use common::text::{split_pat, split1};
 
 /// `status=` of a delivery line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -104,7 +104,7 @@ fn address_field<'a>(s: &'a str, key: &str) -> Option<(&'a str, &'a str)> {
     let v = s.strip_prefix(key)?;
     match v.strip_prefix('<') {
         Some(inner) => split_pat(inner, b">, "),
-        None => split2(v, *b", "),
+        None => split_pat(v, b", "),
     }
 }
 
@@ -194,7 +194,7 @@ fn delivery<'a>(queue_id: &'a str, rest: &'a str) -> Option<Delivery<'a>> {
                 .unwrap_or(text);
             break;
         }
-        let (value, next) = match split2(value_and_rest, *b", ") {
+        let (value, next) = match split_pat(value_and_rest, b", ") {
             Some((v, n)) => (v, Some(n)),
             None => (value_and_rest, None),
         };

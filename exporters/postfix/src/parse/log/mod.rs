@@ -15,6 +15,8 @@
 //! The `action` form (restrictions, checks, milters) and `tls` are shared by several
 //! daemons and have their own files.
 
+use common::text::{rsplit1, split_pat, split1};
+
 mod action;
 mod bounce;
 mod cleanup;
@@ -23,7 +25,6 @@ mod postscreen;
 mod postsuper;
 mod qmgr;
 mod smtpd;
-mod text;
 mod tls;
 
 pub use action::{ActionKind, ActionLine};
@@ -49,9 +50,9 @@ pub struct Program<'a> {
 /// `submission` and daemon `smtpd`. A tag without `/` (rsyslog's RFC 5424 APP-NAME
 /// drops everything from the slash on) has an empty daemon.
 pub fn split_program(program: &str) -> Program<'_> {
-    match (text::split1(program, b'/'), text::rsplit1(program, b'/')) {
+    match (split1(program, b'/'), rsplit1(program, b'/')) {
         (Some((instance, after_first)), Some((_, daemon))) => {
-            let service = text::rsplit1(after_first, b'/')
+            let service = rsplit1(after_first, b'/')
                 .map(|(service, _)| service)
                 .filter(|s| !s.is_empty());
             Program {
@@ -428,7 +429,7 @@ pub fn infer_daemon(message: &str) -> &'static str {
 fn split_queue_id(s: &str) -> Option<(&str, &str)> {
     // A queue ID is at most 32 bytes: look for its `: ` no further.
     let head = s.get(..s.len().min(34)).unwrap_or(s);
-    let (qid, _) = text::split2(head, *b": ")?;
+    let (qid, _) = split_pat(head, b": ")?;
     if !is_queue_id(qid) {
         return None;
     }
@@ -477,7 +478,7 @@ pub fn is_queue_id(s: &str) -> bool {
 fn field<'a>(s: &'a str, key: &str) -> Option<&'a str> {
     let start = s.find(key)? + key.len();
     let rest = s.get(start..)?;
-    Some(text::split2(rest, *b", ").map_or(rest, |(v, _)| v))
+    Some(split_pat(rest, b", ").map_or(rest, |(v, _)| v))
 }
 
 /// `X.Y.Z` with one digit, then up to three, then up to three (RFC 3463). The class is

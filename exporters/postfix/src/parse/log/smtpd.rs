@@ -2,9 +2,9 @@
 //! messages, SASL failures and reverse-DNS warnings (actions are in `action`, TLS in
 //! `tls`).
 use super::action::parse_action;
-use super::text::{split1, split2, words};
 use super::tls::parse_tls;
 use super::{Event, Severity, split_queue_id};
+use common::text::{split_pat, split1, words};
 
 /// The `name=success[/total]` list of an smtpd `disconnect from` line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,7 +33,7 @@ fn stage_after(rest: &str) -> Option<&str> {
     let (stage, tail) = split1(rest, b' ')?;
     // `DATA (0 bytes) from …`: the byte count sits between the stage and `from`.
     let tail = match tail.strip_prefix('(') {
-        Some(t) => split2(t, *b") ")?.1,
+        Some(t) => split_pat(t, b") ")?.1,
         None => tail,
     };
     (!stage.is_empty() && tail.starts_with("from ")).then_some(stage)

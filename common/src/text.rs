@@ -1,8 +1,10 @@
-//! String splitting for the hot path. `str::split_once` with a `&str` pattern builds a
-//! substring searcher on every call; for the short separators of Postfix's lines (`": "`,
-//! `", "`) that set-up was about a tenth of the per-line cost. These find the first byte
-//! with a plain byte scan (the tokens are short: a SIMD search's set-up costs more than it
-//! saves, measured with callgrind) and check the rest.
+//! String splitting for log parsers' hot paths. `str::split_once` with a `&str` pattern
+//! builds a substring searcher on every call; for the short separators of log lines
+//! (`": "`, `", "`) that set-up was about a tenth of a Postfix line's cost, and core's char
+//! searcher costs more per call than a byte scan. These find the first byte with a plain
+//! byte scan (the tokens are short: a SIMD search's set-up costs more than it saves,
+//! measured with callgrind) and check the rest. The separators are ASCII, so every cut
+//! falls on a character boundary.
 
 /// Position of the first `c` in `b`.
 #[inline]
@@ -13,13 +15,13 @@ fn find(b: &[u8], c: u8) -> Option<usize> {
 /// `s.split_once(c)` for an ASCII byte (core's char searcher costs more per call, and
 /// this runs a dozen times per line).
 #[inline]
-pub(super) fn split1(s: &str, c: u8) -> Option<(&str, &str)> {
+pub fn split1(s: &str, c: u8) -> Option<(&str, &str)> {
     let at = find(s.as_bytes(), c)?;
     Some((s.get(..at)?, s.get(at + 1..)?))
 }
 
 /// `s.split(' ')`, with [`split1`].
-pub(super) fn words(s: &str) -> impl Iterator<Item = &str> {
+pub fn words(s: &str) -> impl Iterator<Item = &str> {
     let mut rest = Some(s);
     std::iter::from_fn(move || {
         let r = rest?;
@@ -38,14 +40,14 @@ pub(super) fn words(s: &str) -> impl Iterator<Item = &str> {
 
 /// `s.rsplit_once(c)` for an ASCII byte.
 #[inline]
-pub(super) fn rsplit1(s: &str, c: u8) -> Option<(&str, &str)> {
+pub fn rsplit1(s: &str, c: u8) -> Option<(&str, &str)> {
     let at = s.as_bytes().iter().rposition(|&x| x == c)?;
     Some((s.get(..at)?, s.get(at + 1..)?))
 }
 
 /// `s.split_once(pat)` for a short ASCII separator (`>, `, ` from `).
 #[inline]
-pub(super) fn split_pat<'a>(s: &'a str, pat: &[u8]) -> Option<(&'a str, &'a str)> {
+pub fn split_pat<'a>(s: &'a str, pat: &[u8]) -> Option<(&'a str, &'a str)> {
     let (&first, more) = pat.split_first()?;
     let b = s.as_bytes();
     let mut from = 0;
@@ -53,22 +55,6 @@ pub(super) fn split_pat<'a>(s: &'a str, pat: &[u8]) -> Option<(&'a str, &'a str)
         let at = from + i;
         if b.get(at + 1..at + 1 + more.len()) == Some(more) {
             return Some((s.get(..at)?, s.get(at + pat.len()..)?));
-        }
-        from = at + 1;
-    }
-    None
-}
-
-/// `s.split_once(pat)` for a two-byte ASCII separator.
-#[inline]
-pub(super) fn split2(s: &str, pat: [u8; 2]) -> Option<(&str, &str)> {
-    let b = s.as_bytes();
-    let mut from = 0;
-    while let Some(i) = find(b.get(from..)?, pat[0]) {
-        let at = from + i;
-        if b.get(at + 1) == Some(&pat[1]) {
-            // ASCII separator: both cut points are character boundaries.
-            return Some((s.get(..at)?, s.get(at + 2..)?));
         }
         from = at + 1;
     }
@@ -85,8 +71,8 @@ mod tests {
             "", ":", ": ", "a: b", "a:b: c", "a:", "::  ", "é: ü", "x, y, z", "a,b", ",", "ab: ",
             ": x", "a b  c ", " ",
         ] {
-            assert_eq!(split2(s, *b": "), s.split_once(": "), "{s:?}");
-            assert_eq!(split2(s, *b", "), s.split_once(", "), "{s:?}");
+            assert_eq!(split_pat(s, b": "), s.split_once(": "), "{s:?}");
+            assert_eq!(split_pat(s, b", "), s.split_once(", "), "{s:?}");
             assert_eq!(split_pat(s, b">, "), s.split_once(">, "), "{s:?}");
             assert_eq!(split_pat(s, b" from "), s.split_once(" from "), "{s:?}");
             assert_eq!(split1(s, b':'), s.split_once(':'), "{s:?}");
