@@ -116,10 +116,7 @@ pub fn print_to_string(p: &PrintArgs) -> anyhow::Result<String> {
             }
         });
         reg.register_collector(Box::new(summary.into_metrics().into_collector()));
-        return Ok(common::expose::render(
-            common::expose::encode(&[&reg]),
-            common::negotiate::Format::Text004,
-        ));
+        return Ok(render_registry(&reg));
     }
     let set = metrics_for_input(&input, p.format, &p.queue, SystemTime::now())?;
     Ok(render_text(set))
@@ -129,8 +126,12 @@ pub fn print_to_string(p: &PrintArgs) -> anyhow::Result<String> {
 pub fn render_text(set: common::MetricSet) -> String {
     let mut reg = prometheus_client::registry::Registry::default();
     reg.register_collector(Box::new(set.into_collector()));
+    render_registry(&reg)
+}
+
+fn render_registry(reg: &prometheus_client::registry::Registry) -> String {
     common::expose::render(
-        common::expose::encode(&[&reg]),
+        common::expose::encode(&[reg]),
         common::negotiate::Format::Text004,
     )
 }

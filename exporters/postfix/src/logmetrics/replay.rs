@@ -9,6 +9,8 @@ use common::follow::LineOutcome;
 
 use super::LogMetrics;
 
+const UNSUPPORTED_HELP: &str = "Lines no parser recognised, by daemon";
+
 /// What a replay read: the follower's own line counters, which [`LogMetrics`] does not keep.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct ReplaySummary {
@@ -36,13 +38,13 @@ impl ReplaySummary {
         );
         set.declare(
             "postfix_log_lines_unsupported",
-            "Lines no parser recognised, by daemon",
+            UNSUPPORTED_HELP,
             common::metricset::Kind::Counter,
         );
         for (daemon, n) in &self.unsupported {
             set.counter(
                 "postfix_log_lines_unsupported",
-                "Lines no parser recognised, by daemon",
+                UNSUPPORTED_HELP,
                 common::metricset::labels(&[("daemon", daemon)]),
                 *n as f64,
             );
