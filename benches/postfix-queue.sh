@@ -471,27 +471,27 @@ if coll:
         print(f"- [info] raw showq read / collection: {paired('showq_raw'):.2f} (1.0 = the exporter adds nothing to showq's own time)")
     if hmed("exporter_scrape"):
         print(f"- [info] exporter scrape (serves the snapshot): {hmed('exporter_scrape') * 1000:.1f} ms")
-if spool_runs:
-    sc = med("spool", "collection_s")
-    print(f"\ntargets for the spool source (--collector.queue.source=spool), same rounds:")
-    check(sc <= 1.0, f"collection <= 1 s: {sc:.3f} s")
-    if paired("qshape", spool_runs):
-        check(paired("qshape", spool_runs) >= 10, f"collection >= 10x faster than qshape: {paired('qshape', spool_runs):.2f}x")
-    if paired("postqueue_j", spool_runs):
-        check(paired("postqueue_j", spool_runs) > 1, f"collection faster than postqueue -j: {paired('postqueue_j', spool_runs):.2f}x")
-    if med("spool", "hwm_kib"):
-        check(med("spool", "hwm_kib") / 1024 <= 32, f"peak RSS <= 32 MiB: {med('spool','hwm_kib') / 1024:.1f} MiB")
+def spool_targets(key, runs, title, what, rss_what):
+    """The spool source's targets, checked on `key`'s rounds: one block per kind of walk."""
+    if not runs:
+        return
+    c = med(key, "collection_s")
+    print(title)
+    check(c <= 1.0, f"{what} <= 1 s: {c:.3f} s")
+    if paired("qshape", runs):
+        check(paired("qshape", runs) >= 10, f"{what} >= 10x faster than qshape: {paired('qshape', runs):.2f}x")
+    if paired("postqueue_j", runs):
+        check(paired("postqueue_j", runs) > 1, f"{what} faster than postqueue -j: {paired('postqueue_j', runs):.2f}x")
+    if med(key, "hwm_kib"):
+        check(med(key, "hwm_kib") / 1024 <= 32, f"peak RSS <= 32 MiB{rss_what}: {med(key, 'hwm_kib') / 1024:.1f} MiB")
+spool_targets("spool", spool_runs,
+              "\ntargets for the spool source (--collector.queue.source=spool), same rounds:",
+              "collection", "")
 if warm_runs:
-    wc = med("spool_warm", "collection_s")
-    print(f"\ntargets for the spool source's second and later walks (warm, incremental), same rounds "
-          f"(files read per warm walk: median {med('spool_warm','files_read') or 0:.0f}, reused {med('spool_warm','files_reused') or 0:.0f}):")
-    check(wc <= 1.0, f"warm walk <= 1 s: {wc:.3f} s")
-    if paired("qshape", warm_runs):
-        check(paired("qshape", warm_runs) >= 10, f"warm walk >= 10x faster than qshape: {paired('qshape', warm_runs):.2f}x")
-    if paired("postqueue_j", warm_runs):
-        check(paired("postqueue_j", warm_runs) > 1, f"warm walk faster than postqueue -j: {paired('postqueue_j', warm_runs):.2f}x")
-    if med("spool_warm", "hwm_kib"):
-        check(med("spool_warm", "hwm_kib") / 1024 <= 32, f"peak RSS <= 32 MiB (VmHWM after the warm walks): {med('spool_warm','hwm_kib') / 1024:.1f} MiB")
+    spool_targets("spool_warm", warm_runs,
+                  "\ntargets for the spool source's second and later walks (warm, incremental), same rounds "
+                  f"(files read per warm walk: median {med('spool_warm','files_read') or 0:.0f}, reused {med('spool_warm','files_reused') or 0:.0f}):",
+                  "warm walk", " (VmHWM after the warm walks)")
 hwm = med("exporter", "hwm_kib")
 if hwm:
     check(hwm / 1024 <= 32, f"peak RSS <= 32 MiB: {hwm / 1024:.1f} MiB")
