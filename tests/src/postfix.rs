@@ -236,8 +236,11 @@ impl Postfix {
         addrs.extend(showq_port.map(net::loopback));
         let what = format!("master pid file, 'daemon started' in the maillog, ports {addrs:?}");
         let inst = &mut pf.inst;
+        // Listening, not connected to: a probe connection is an smtpd session of its own
+        // (connect, lost connection, disconnect) that lands in the log some time later and
+        // would be counted by an exporter started meanwhile.
         inst.wait_until(&what, Duration::from_secs(30), |i| {
-            i.log().contains("daemon started") && addrs.iter().all(|a| net::tcp_open(*a))
+            i.log().contains("daemon started") && addrs.iter().all(|a| net::tcp_listening(a.port()))
         })?;
         inst.wait_until("master pid file", Duration::from_secs(5), |i| {
             i.pid_file_pid().is_some()
