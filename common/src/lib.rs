@@ -4,6 +4,7 @@
 //! content negotiation, the collector runner, process metrics read from procfs,
 //! log following and syslog reception, command-line conventions and logging.
 
+pub mod batch;
 pub mod buildinfo;
 pub mod cli;
 pub mod collector;

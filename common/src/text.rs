@@ -61,6 +61,29 @@ pub fn split_pat<'a>(s: &'a str, pat: &[u8]) -> Option<(&'a str, &'a str)> {
     None
 }
 
+/// `s.rsplit_once(pat)` for a short ASCII separator (`>, `, `: `).
+#[inline]
+pub fn rsplit_pat<'a>(s: &'a str, pat: &[u8]) -> Option<(&'a str, &'a str)> {
+    let (&last, more) = pat.split_last()?;
+    let b = s.as_bytes();
+    let mut end = b.len();
+    while let Some(i) = b.get(..end)?.iter().rposition(|&x| x == last) {
+        if let Some(start) = i.checked_sub(more.len())
+            && b.get(start..i) == Some(more)
+        {
+            return Some((s.get(..start)?, s.get(i + 1..)?));
+        }
+        end = i;
+    }
+    None
+}
+
+/// `s.contains(pat)` for a short ASCII pattern.
+#[inline]
+pub fn contains_pat(s: &str, pat: &[u8]) -> bool {
+    pat.is_empty() || split_pat(s, pat).is_some()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -75,12 +98,34 @@ mod tests {
             assert_eq!(split_pat(s, b", "), s.split_once(", "), "{s:?}");
             assert_eq!(split_pat(s, b">, "), s.split_once(">, "), "{s:?}");
             assert_eq!(split_pat(s, b" from "), s.split_once(" from "), "{s:?}");
+            for pat in [": ", ", ", ">, ", " from ", ":"] {
+                assert_eq!(
+                    rsplit_pat(s, pat.as_bytes()),
+                    s.rsplit_once(pat),
+                    "{s:?} {pat:?}"
+                );
+                assert_eq!(
+                    contains_pat(s, pat.as_bytes()),
+                    s.contains(pat),
+                    "{s:?} {pat:?}"
+                );
+            }
             assert_eq!(split1(s, b':'), s.split_once(':'), "{s:?}");
             assert_eq!(rsplit1(s, b':'), s.rsplit_once(':'), "{s:?}");
             assert_eq!(
                 words(s).collect::<Vec<_>>(),
                 s.split(' ').collect::<Vec<_>>()
             );
+        }
+    }
+
+    proptest::proptest! {
+        /// Strings over the separators' own bytes, where overlaps and near-misses abound.
+        #[test]
+        fn pattern_splits_agree_with_core(s in "[:, >a-z]{0,24}", pat in "[:, >]{1,3}") {
+            proptest::prop_assert_eq!(split_pat(&s, pat.as_bytes()), s.split_once(pat.as_str()));
+            proptest::prop_assert_eq!(rsplit_pat(&s, pat.as_bytes()), s.rsplit_once(pat.as_str()));
+            proptest::prop_assert_eq!(contains_pat(&s, pat.as_bytes()), s.contains(pat.as_str()));
         }
     }
 }

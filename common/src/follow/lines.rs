@@ -182,6 +182,7 @@ impl LineReader {
         if self.unflushed == 0 {
             return;
         }
+        self.handler.flush();
         self.metrics.lines.inc_by(self.unflushed);
         self.unflushed = 0;
         if let Ok(d) = SystemTime::now().duration_since(UNIX_EPOCH) {
@@ -254,6 +255,45 @@ mod tests {
         assert_eq!(r.metrics().unsupported_total("?63"), 2);
         assert_eq!(r.metrics().unsupported_total("?64"), 0);
         assert_eq!(r.metrics().unsupported_total("other"), 72);
+    }
+
+    /// Records, at each flush, the lines it had seen and the lines the follower had counted.
+    #[derive(Default)]
+    struct FlushLog {
+        seen: std::sync::atomic::AtomicU64,
+        counted: std::sync::OnceLock<Counter>,
+        flushes: std::sync::Mutex<Vec<(u64, u64)>>,
+    }
+
+    impl LineHandler for FlushLog {
+        fn handle_line(&self, _line: &str) -> LineOutcome {
+            self.seen.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            LineOutcome::Recognised
+        }
+        fn flush(&self) {
+            let seen = self.seen.load(std::sync::atomic::Ordering::Relaxed);
+            let counted = self.counted.get().map_or(u64::MAX, Counter::get);
+            if let Ok(mut f) = self.flushes.lock() {
+                f.push((seen, counted));
+            }
+        }
+    }
+
+    #[test]
+    fn handler_flushes_once_per_read_before_lines_are_counted() {
+        let h = Arc::new(FlushLog::default());
+        let m = super::super::FollowMetrics::new("t", "service").source("test");
+        let _ = h.counted.set(m.lines.clone());
+        let mut r = LineReader::new(h.clone(), m, 100, false);
+        r.feed(b"a\nb\nc");
+        // Only a partial line: nothing handled, nothing to publish.
+        r.feed(b"d");
+        r.feed(b"\n");
+        r.datagram(b"x\ny");
+        let flushes = h.flushes.lock().map(|f| f.clone()).unwrap_or_default();
+        // Each flush sees its read's lines handled but not yet counted.
+        assert_eq!(flushes, [(2, 0), (3, 2), (5, 3)]);
+        assert_eq!(r.metrics().lines.get(), 5);
     }
 
     #[test]

@@ -89,6 +89,12 @@ pub enum LineOutcome {
 pub trait LineHandler: Send + Sync + 'static {
     /// Called once per line, without the line terminator; invalid UTF-8 is replaced lossily.
     fn handle_line(&self, line: &str) -> LineOutcome;
+
+    /// Called after each read's lines (at most one read buffer or datagram), on the
+    /// follower's thread, before the read's lines are counted: a handler that batches its
+    /// metric updates per thread (see [`crate::batch`]) publishes them here, so a scrape
+    /// that sees a line counted sees its metrics too.
+    fn flush(&self) {}
 }
 
 /// Where log lines come from.

@@ -42,6 +42,8 @@ fn run_with<'a>(
         .into_iter()
         .map(|l| (l.to_string(), m.handle_line(l)))
         .collect();
+    // What the follower does after each read: publish the batched updates.
+    m.flush();
     (expose(&m), outcomes)
 }
 

@@ -1,11 +1,11 @@
 //! Delivery attempts of every delivery agent (smtp, lmtp, local, virtual, pipe, error, …)
 //! and their delay histograms, ours and kumina's per-agent ones.
 
-use std::sync::OnceLock;
+use std::cell::OnceCell;
 
+use common::batch::{Histogram, LocalCounter, LocalHistogram};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 use super::labels::{
@@ -35,18 +35,32 @@ type HistFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
 /// Metric handles of one program tag (one instance, service and daemon), taken from the
 /// families on first use and kept, so a delivery line costs no label hashing. A handle
-/// shares its value with the family's series, which is what the scrape encodes; series
-/// still appear only when first counted.
+/// batches its updates on the follower's thread and publishes them into the family's
+/// series on flush (after each read); series appear when first counted.
 #[derive(Debug, Default)]
 pub(super) struct DeliveryCache {
     /// `postfix_deliveries_total`, by status and DSN class.
-    deliveries: [[OnceLock<Counter>; 3]; DeliveryStatus::COUNT],
+    deliveries: [[OnceCell<LocalCounter>; 3]; DeliveryStatus::COUNT],
     /// kumina's `postfix_smtp_messages_processed_total`, by status.
-    smtp_processed: [OnceLock<Counter>; DeliveryStatus::COUNT],
+    smtp_processed: [OnceCell<LocalCounter>; DeliveryStatus::COUNT],
     /// `postfix_delivery_delay_seconds` of the five stages.
-    delays: OnceLock<[Histogram; 5]>,
+    delays: OnceCell<[LocalHistogram; 5]>,
     /// kumina's smtp/lmtp delay histograms of the four stages.
-    kumina_delays: OnceLock<[Histogram; 4]>,
+    kumina_delays: OnceCell<[LocalHistogram; 4]>,
+}
+
+impl DeliveryCache {
+    /// Publishes the pending updates (see `common::batch`).
+    pub(super) fn flush(&self) {
+        let counters = self.deliveries.iter().flatten().chain(&self.smtp_processed);
+        for c in counters.filter_map(OnceCell::get) {
+            c.flush();
+        }
+        let hists = self.delays.get().into_iter().flatten();
+        for h in hists.chain(self.kumina_delays.get().into_iter().flatten()) {
+            h.flush();
+        }
+    }
 }
 
 fn class_index(class: &str) -> usize {
@@ -165,24 +179,28 @@ impl DeliveryMetrics {
         let dsn_class = d.dsn_class();
         cache.deliveries[d.status.index()][class_index(dsn_class)]
             .get_or_init(|| {
-                self.deliveries
-                    .get_or_create(&DeliveryLabels {
-                        postfix_instance: inst.clone(),
-                        service: svc.clone(),
-                        daemon,
-                        status,
-                        dsn_class,
-                    })
-                    .clone()
+                LocalCounter::new(
+                    self.deliveries
+                        .get_or_create(&DeliveryLabels {
+                            postfix_instance: inst.clone(),
+                            service: svc.clone(),
+                            daemon,
+                            status,
+                            dsn_class,
+                        })
+                        .clone(),
+                )
             })
             .inc();
         match (daemon, d.status) {
             ("smtp", st) => {
                 cache.smtp_processed[d.status.index()]
                     .get_or_init(|| {
-                        self.smtp_processed
-                            .get_or_create(&StatusLabel { status })
-                            .clone()
+                        LocalCounter::new(
+                            self.smtp_processed
+                                .get_or_create(&StatusLabel { status })
+                                .clone(),
+                        )
                     })
                     .inc();
                 let by_dsn = match st {
@@ -220,14 +238,16 @@ impl DeliveryMetrics {
         ];
         let delays = cache.delays.get_or_init(|| {
             STAGES.map(|stage| {
-                self.delivery_delay
-                    .get_or_create(&DelayLabels {
-                        postfix_instance: inst.clone(),
-                        service: svc.clone(),
-                        daemon,
-                        stage,
-                    })
-                    .clone()
+                LocalHistogram::new(
+                    self.delivery_delay
+                        .get_or_create(&DelayLabels {
+                            postfix_instance: inst.clone(),
+                            service: svc.clone(),
+                            daemon,
+                            stage,
+                        })
+                        .clone(),
+                )
             })
         });
         for (h, v) in delays.iter().zip(values) {
@@ -240,8 +260,9 @@ impl DeliveryMetrics {
         };
         if let Some(family) = kumina {
             let hs = cache.kumina_delays.get_or_init(|| {
-                [STAGES[0], STAGES[1], STAGES[2], STAGES[3]]
-                    .map(|stage| family.get_or_create(&StageLabel { stage }).clone())
+                [STAGES[0], STAGES[1], STAGES[2], STAGES[3]].map(|stage| {
+                    LocalHistogram::new(family.get_or_create(&StageLabel { stage }).clone())
+                })
             });
             for (h, v) in hs.iter().zip(values) {
                 h.observe(v);

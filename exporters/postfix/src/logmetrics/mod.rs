@@ -78,7 +78,7 @@ use self::general::GeneralMetrics;
 use self::labels::{BoundedLabel, ProgramLabel, SeverityLabels, Shared, closed};
 use self::postscreen::PostscreenMetrics;
 use self::postsuper::PostsuperMetrics;
-use self::qmgr::QmgrMetrics;
+use self::qmgr::{QmgrCache, QmgrMetrics};
 use self::smtpd::{SmtpdCache, SmtpdMetrics};
 use self::tls::TlsMetrics;
 use crate::parse::log::{self as plog, Event};
@@ -217,6 +217,15 @@ struct TagInfo {
 struct TagCaches {
     delivery: DeliveryCache,
     smtpd: SmtpdCache,
+    qmgr: QmgrCache,
+}
+
+impl TagCaches {
+    fn flush(&self) {
+        self.delivery.flush();
+        self.smtpd.flush();
+        self.qmgr.flush();
+    }
 }
 
 /// One follower thread's view of one [`LogMetrics`]: its program tags and the newest
@@ -229,6 +238,8 @@ struct ThreadCache {
     tags: rustc_hash::FxHashMap<Box<str>, TagInfo>,
     /// The last timestamp text and its value, parsed once per distinct text.
     last_ts: (String, Option<f64>),
+    /// Some tag's handles may hold updates not yet published.
+    dirty: bool,
 }
 
 thread_local! {
@@ -395,30 +406,53 @@ impl LogMetrics {
     /// and `Handled`; a Postfix line of an unknown shape is `Unsupported(daemon)` with the
     /// daemon from the closed set (`other` for unknown daemons). Lines read and
     /// unsupported lines are counted by the follower, not here.
+    ///
+    /// The metrics are up to date when it returns; the follower instead calls
+    /// [`LineHandler::handle_line`], which batches the updates until
+    /// [`LineHandler::flush`].
     pub fn process(&self, line: &str) -> LineOutcome {
+        let outcome = self.process_batched(line);
+        self.flush_thread();
+        outcome
+    }
+
+    /// Publishes the updates this thread batched (see `common::batch`).
+    fn flush_thread(&self) {
+        CACHE.with_borrow_mut(|cache| {
+            if cache.owner == self.id && cache.dirty {
+                cache.dirty = false;
+                for tag in cache.tags.values() {
+                    tag.caches.flush();
+                }
+            }
+        });
+    }
+
+    /// [`LogMetrics::process`] without the flush: the cached handles keep their updates.
+    fn process_batched(&self, line: &str) -> LineOutcome {
         let Some(parsed) = logline::parse(line) else {
             return LineOutcome::Unsupported("unknown".to_string());
         };
         CACHE.with_borrow_mut(|cache| {
             if cache.owner != self.id {
+                // Dropping the other owner's handles publishes what they held.
                 *cache = ThreadCache {
                     owner: self.id,
                     ..ThreadCache::default()
                 };
             }
+            cache.dirty = true;
             let ThreadCache { tags, last_ts, .. } = cache;
-            if !tags.contains_key(parsed.program) && tags.len() < TAG_CACHE_SIZE {
-                tags.insert(parsed.program.into(), self.tag_info(parsed.program));
+            // One hash lookup on the common path (a known tag).
+            if let Some(tag) = tags.get(parsed.program) {
+                return self.process_tagged(tag, last_ts, &parsed);
             }
-            let uncached;
-            let tag = match tags.get(parsed.program) {
-                Some(t) => t,
-                None => {
-                    uncached = self.tag_info(parsed.program);
-                    &uncached
-                }
-            };
-            self.process_tagged(tag, last_ts, &parsed)
+            let info = self.tag_info(parsed.program);
+            if tags.len() < TAG_CACHE_SIZE {
+                let tag = tags.entry(parsed.program.into()).or_insert(info);
+                return self.process_tagged(tag, last_ts, &parsed);
+            }
+            self.process_tagged(&info, last_ts, &parsed)
         })
     }
 
@@ -474,20 +508,20 @@ impl LogMetrics {
             Event::Delivery(d) => self
                 .delivery
                 .delivery(&d, daemon, inst, svc, &caches.delivery),
-            Event::QmgrActive { size, nrcpt, .. } => self.qmgr.active(size, nrcpt),
-            Event::QmgrRemoved { .. } => self.qmgr.removed(),
+            Event::QmgrActive { size, nrcpt, .. } => self.qmgr.active(size, nrcpt, &caches.qmgr),
+            Event::QmgrRemoved { .. } => self.qmgr.removed(&caches.qmgr),
             Event::QmgrExpired { .. } => {
                 self.qmgr.expired();
                 self.delivery.expired(daemon, inst.clone(), svc.clone());
             }
-            Event::SmtpdConnect => self.smtpd.connect(),
+            Event::SmtpdConnect => self.smtpd.connect(&caches.smtpd),
             Event::SmtpdDisconnect(stats) => self.smtpd.disconnect(stats, inst, svc, &caches.smtpd),
             Event::SmtpdLostConnection { stage } => self.smtpd.lost_connection(stage),
             Event::SmtpdTimeout { stage } => self.smtpd.timeout(stage, inst.clone(), svc.clone()),
             Event::SmtpdTooManyErrors { stage } => {
                 self.smtpd.too_many_errors(stage, inst.clone(), svc.clone())
             }
-            Event::SmtpdClient { sasl_method, .. } => self.smtpd.client(sasl_method),
+            Event::SmtpdClient { sasl_method, .. } => self.smtpd.client(sasl_method, &caches.smtpd),
             Event::SaslAuthFailed { method } => {
                 self.smtpd.sasl_failed(method, inst.clone(), svc.clone())
             }
@@ -529,7 +563,11 @@ impl LogMetrics {
 
 impl LineHandler for LogMetrics {
     fn handle_line(&self, line: &str) -> LineOutcome {
-        self.process(line)
+        self.process_batched(line)
+    }
+
+    fn flush(&self) {
+        self.flush_thread();
     }
 }
 
@@ -544,6 +582,51 @@ mod tests {
         let mut s = String::new();
         encode(&mut s, &r).unwrap();
         s
+    }
+
+    const SENT: &str = "Nov 23 15:04:52 mx postfix/smtp[1]: ABCDE12345: to=<a@example.com>, relay=mx.example.com[192.0.2.1]:25, delay=1.5, delays=0.1/0.2/0.3/0.9, dsn=2.0.0, status=sent (250 ok)";
+    const SENT_SERIES: &str = "postfix_deliveries_total{postfix_instance=\"postfix\",service=\"\",daemon=\"smtp\",status=\"sent\",dsn_class=\"2\"}";
+
+    fn count(m: &LogMetrics, series: &str) -> Option<String> {
+        let s = expose(m);
+        s.lines()
+            .find_map(|l| l.strip_prefix(series))
+            .map(|v| v.trim().to_string())
+    }
+
+    #[test]
+    fn follower_updates_are_published_on_flush() {
+        let m = LogMetrics::new(LogMetricsOptions::default());
+        for _ in 0..3 {
+            assert_eq!(m.handle_line(SENT), LineOutcome::Recognised);
+        }
+        m.flush();
+        assert_eq!(count(&m, SENT_SERIES).as_deref(), Some("3"));
+        let s = expose(&m);
+        assert!(
+            s.contains("postfix_smtp_delivery_delay_seconds_count{stage=\"transmission\"} 3\n"),
+            "{s}"
+        );
+        assert!(
+            s.contains("postfix_delivery_delay_seconds_sum{postfix_instance=\"postfix\",service=\"\",daemon=\"smtp\",stage=\"total\"} 4.5\n"),
+            "{s}"
+        );
+        // `process` (direct callers, replays) publishes before it returns.
+        assert_eq!(m.process(SENT), LineOutcome::Recognised);
+        assert_eq!(count(&m, SENT_SERIES).as_deref(), Some("4"));
+    }
+
+    #[test]
+    fn batched_updates_survive_another_instance_on_the_thread() {
+        let a = LogMetrics::new(LogMetricsOptions::default());
+        let b = LogMetrics::new(LogMetricsOptions::default());
+        a.handle_line(SENT);
+        a.handle_line(SENT);
+        // b takes over this thread's cache: a's pending updates are published, not lost.
+        b.handle_line(SENT);
+        assert_eq!(count(&a, SENT_SERIES).as_deref(), Some("2"));
+        b.flush();
+        assert_eq!(count(&b, SENT_SERIES).as_deref(), Some("1"));
     }
 
     #[test]

@@ -1,9 +1,9 @@
 //! postscreen: connects, passes, DNSBL ranks, pregreets, hangups, access lists,
 //! protocol-test violations and rejects.
 
+use common::batch::Histogram;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 use super::labels::{

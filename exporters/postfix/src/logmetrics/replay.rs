@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use common::MetricSet;
-use common::follow::LineOutcome;
+use common::follow::{LineHandler, LineOutcome};
 
 use super::LogMetrics;
 
@@ -77,10 +77,11 @@ pub fn replay(
             continue;
         }
         summary.lines += 1;
-        if let LineOutcome::Unsupported(daemon) = metrics.process(line) {
+        if let LineOutcome::Unsupported(daemon) = metrics.handle_line(line) {
             on_unsupported(&daemon, line);
             *summary.unsupported.entry(daemon).or_default() += 1;
         }
     }
+    metrics.flush();
     summary
 }

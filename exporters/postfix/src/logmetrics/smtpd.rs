@@ -1,8 +1,9 @@
 //! smtpd: connections, sessions, received messages, SASL failures, command statistics
 //! and restriction/milter actions (TLS sessions are in `tls`).
 
-use std::sync::OnceLock;
+use std::cell::OnceCell;
 
+use common::batch::LocalCounter;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::registry::Registry;
@@ -60,12 +61,27 @@ const SASL_METHODS: [&str; 13] = [
     "OTP",
 ];
 
-/// The command counters of one program tag (see `DeliveryCache`): a disconnect line
+/// The smtpd counters of one program tag (see `DeliveryCache`): a disconnect line
 /// updates up to a dozen of them.
 #[derive(Debug, Default)]
 pub(super) struct SmtpdCache {
     /// By command (`COMMANDS` order, then `other`) and result (accepted, rejected).
-    commands: [[OnceLock<Counter>; 2]; COMMANDS.len() + 1],
+    commands: [[OnceCell<LocalCounter>; 2]; COMMANDS.len() + 1],
+    connects: OnceCell<LocalCounter>,
+    disconnects: OnceCell<LocalCounter>,
+    /// kumina's messages processed, by SASL method: none, `SASL_METHODS`, `other`.
+    processed: [OnceCell<LocalCounter>; SASL_METHODS.len() + 2],
+}
+
+impl SmtpdCache {
+    /// Publishes the pending updates (see `common::batch`).
+    pub(super) fn flush(&self) {
+        let all = self.commands.iter().flatten().chain(&self.processed);
+        let all = all.chain([&self.connects, &self.disconnects]);
+        for c in all.filter_map(OnceCell::get) {
+            c.flush();
+        }
+    }
 }
 
 /// smtpd counters.
@@ -186,8 +202,11 @@ impl SmtpdMetrics {
         );
     }
 
-    pub(super) fn connect(&self) {
-        self.smtpd_connects.inc();
+    pub(super) fn connect(&self, cache: &SmtpdCache) {
+        cache
+            .connects
+            .get_or_init(|| LocalCounter::new(self.smtpd_connects.clone()))
+            .inc();
     }
 
     pub(super) fn disconnect(
@@ -197,7 +216,10 @@ impl SmtpdMetrics {
         svc: &Shared,
         cache: &SmtpdCache,
     ) {
-        self.smtpd_disconnects.inc();
+        cache
+            .disconnects
+            .get_or_init(|| LocalCounter::new(self.smtpd_disconnects.clone()))
+            .inc();
         for (cmd, ok, total) in stats.iter() {
             if cmd == "commands" {
                 continue;
@@ -208,14 +230,16 @@ impl SmtpdMetrics {
             for ((result, n), slot) in results.into_iter().zip(&cache.commands[i]) {
                 if n > 0 {
                     slot.get_or_init(|| {
-                        self.smtpd_commands
-                            .get_or_create(&CommandLabels {
-                                postfix_instance: inst.clone(),
-                                service: svc.clone(),
-                                command,
-                                result,
-                            })
-                            .clone()
+                        LocalCounter::new(
+                            self.smtpd_commands
+                                .get_or_create(&CommandLabels {
+                                    postfix_instance: inst.clone(),
+                                    service: svc.clone(),
+                                    command,
+                                    result,
+                                })
+                                .clone(),
+                        )
                     })
                     .inc_by(u64::from(n));
                 }
@@ -249,11 +273,22 @@ impl SmtpdMetrics {
         self.smtpd_too_many_errors.get_or_create(&l).inc();
     }
 
-    pub(super) fn client(&self, sasl_method: Option<&str>) {
-        let sasl_method = sasl_method.map_or("", |m| closed(m, &SASL_METHODS));
-        self.smtpd_processed
-            .get_or_create(&SaslMethodLabel { sasl_method })
-            .inc();
+    pub(super) fn client(&self, sasl_method: Option<&str>, cache: &SmtpdCache) {
+        let i = sasl_method.map_or(0, |m| {
+            closed_index(m, &SASL_METHODS).map_or(SASL_METHODS.len() + 1, |i| i + 1)
+        });
+        let Some(slot) = cache.processed.get(i) else {
+            return;
+        };
+        slot.get_or_init(|| {
+            let sasl_method = sasl_method.map_or("", |m| closed(m, &SASL_METHODS));
+            LocalCounter::new(
+                self.smtpd_processed
+                    .get_or_create(&SaslMethodLabel { sasl_method })
+                    .clone(),
+            )
+        })
+        .inc();
     }
 
     pub(super) fn sasl_failed(&self, method: &str, inst: Shared, svc: Shared) {

@@ -2,7 +2,7 @@
 //! `milter-reject`, …): the smtpd/postscreen line form and the reply-text helpers that
 //! cleanup's header/body form shares.
 use super::is_dsn;
-use common::text::split_pat;
+use common::text::{contains_pat, split_pat};
 
 /// What a restriction, header/body check or milter did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -108,7 +108,7 @@ pub struct ActionLine<'a> {
 
 pub(super) fn starts_with_action(rest: &str, smtpd: bool) -> bool {
     split_pat(rest, b": ").is_some_and(|(word, tail)| {
-        ActionKind::parse(word).is_some() && (!smtpd || tail.contains(" from "))
+        ActionKind::parse(word).is_some() && (!smtpd || contains_pat(tail, b" from "))
     })
 }
 

@@ -2,7 +2,7 @@
 //! local, virtual, pipe, error, retry and discard (delivery lines only).
 use super::tls::parse_tls;
 use super::{Event, is_dsn, split_queue_id_or_field};
-use common::text::{split_pat, split1};
+use common::text::{rsplit_pat, split_pat, split1};
 
 /// `status=` of a delivery line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -265,7 +265,7 @@ impl ConnectError {
 /// so the reason is what follows the last `: `.
 fn connect_error(rest: &str) -> Option<ConnectError> {
     let peer_and_reason = rest.strip_prefix("connect to ")?;
-    let (_, reason) = peer_and_reason.rsplit_once(": ")?;
+    let (_, reason) = rsplit_pat(peer_and_reason, b": ")?;
     Some(match reason {
         "Connection timed out" | "Operation timed out" => ConnectError::TimedOut,
         "Connection refused" => ConnectError::Refused,

@@ -1,4 +1,6 @@
 //! qmgr and oqmgr: messages entering the active queue, removed, expired.
+use common::text::{rsplit_pat, split_pat, split1};
+
 use super::{Event, split_queue_id_or_field};
 
 pub(super) fn parse_qmgr(body: &str) -> Event<'_> {
@@ -17,8 +19,8 @@ pub(super) fn parse_qmgr(body: &str) -> Event<'_> {
     // The sender may hold `>, ` itself (it is client-chosen), so the last one ends it; a
     // bare address (no brackets: some shippers strip them) ends at the first `, `.
     let tail = match after.strip_prefix('<') {
-        Some(inner) => inner.rsplit_once(">, ").map(|(_, t)| t),
-        None => after.split_once(", ").map(|(_, t)| t),
+        Some(inner) => rsplit_pat(inner, b">, ").map(|(_, t)| t),
+        None => split_pat(after, b", ").map(|(_, t)| t),
     };
     let Some(tail) = tail else {
         return Event::Unsupported;
@@ -38,8 +40,8 @@ pub(super) fn parse_qmgr(body: &str) -> Event<'_> {
     }
     let parsed = (|| {
         let size_rest = tail.strip_prefix("size=")?;
-        let (size, rest) = size_rest.split_once(", nrcpt=")?;
-        let (nrcpt, _) = rest.split_once(' ').unwrap_or((rest, ""));
+        let (size, rest) = split_pat(size_rest, b", nrcpt=")?;
+        let (nrcpt, _) = split1(rest, b' ').unwrap_or((rest, ""));
         Some(Event::QmgrActive {
             queue_id,
             size: size.parse().ok()?,

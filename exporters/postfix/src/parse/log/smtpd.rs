@@ -113,9 +113,8 @@ pub(super) fn parse_smtpd<'a>(body: &'a str, severity: Option<Severity>) -> Even
     }
     if let Some((queue_id, rest)) = split_queue_id(body) {
         if let Some(client) = rest.strip_prefix("client=") {
-            let sasl_method = client
-                .split_once(", sasl_method=")
-                .map(|(_, m)| m.split_once(", ").map_or(m, |(m, _)| m));
+            let sasl_method = split_pat(client, b", sasl_method=")
+                .map(|(_, m)| split_pat(m, b", ").map_or(m, |(m, _)| m));
             return Event::SmtpdClient {
                 queue_id,
                 sasl_method,
@@ -142,13 +141,13 @@ pub(super) fn parse_smtpd<'a>(body: &'a str, severity: Option<Severity>) -> Even
 /// `NAME[ADDR]: SASL METHOD authentication failed: …` → METHOD. With
 /// `smtpd_client_port_logging = yes` the client is `NAME[ADDR]:PORT`.
 fn sasl_failure(body: &str) -> Option<&str> {
-    let (client, rest) = body.split_once(": SASL ")?;
+    let (client, rest) = split_pat(body, b": SASL ")?;
     let (_, after_addr) = client.rsplit_once(']')?;
     let port_ok = after_addr.is_empty()
         || after_addr
             .strip_prefix(':')
             .is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
-    let (method, _) = rest.split_once(" authentication failed")?;
+    let (method, _) = split_pat(rest, b" authentication failed")?;
     (port_ok && !method.is_empty() && !method.contains(' ')).then_some(method)
 }
 

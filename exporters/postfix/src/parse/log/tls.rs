@@ -1,5 +1,7 @@
 //! `… TLS connection established from|to …` lines of smtpd, smtp/lmtp and tlsproxy.
 
+use common::text::{rsplit_pat, split_pat};
+
 /// TLS session direction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TlsDirection {
@@ -25,7 +27,7 @@ pub struct TlsConnection<'a> {
 /// `TRUST TLS connection established (from|to) PEER: PROTO with cipher CIPHER (…)`.
 pub fn parse_tls(body: &str) -> Option<TlsConnection<'_>> {
     // Most lines that reach here are not TLS lines: the first word rejects them cheaply.
-    let (trust_word, rest) = body.split_once(' ')?;
+    let (trust_word, rest) = common::text::split1(body, b' ')?;
     let rest = rest.strip_prefix("TLS connection established ")?;
     let trust = match trust_word {
         "Anonymous" => "Anonymous",
@@ -43,8 +45,8 @@ pub fn parse_tls(body: &str) -> Option<TlsConnection<'_>> {
     };
     // The peer may contain `:` (`host[ip]:port`, IPv6): the protocol follows the last `: `
     // before ` with cipher `.
-    let (before_cipher, cipher_rest) = rest.split_once(" with cipher ")?;
-    let (_, protocol) = before_cipher.rsplit_once(": ")?;
+    let (before_cipher, cipher_rest) = split_pat(rest, b" with cipher ")?;
+    let (_, protocol) = rsplit_pat(before_cipher, b": ")?;
     let cipher = cipher_rest.split_once(' ').map_or(cipher_rest, |(c, _)| c);
     if protocol.is_empty() || protocol.contains(' ') || cipher.is_empty() {
         return None;
