@@ -1,0 +1,7 @@
+//! Dovecot's "new" statistics (2.3+): the stats-reader socket and its `DUMP` reply.
+
+pub mod dump;
+pub mod reader;
+
+pub use dump::{DumpError, DumpRow, Stat, StatValues, parse_dump, unescape};
+pub use reader::{Dump, ReaderAddress, ReaderError, StatsReader};
