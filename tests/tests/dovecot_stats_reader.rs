@@ -10,6 +10,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
+use dovecot_exporter::config::{self, GroupMethod, MetricDef};
 use dovecot_exporter::stats::{Dump, ReaderAddress, Stat, StatValues, StatsReader};
 use e2e_tests::dovecot::TEST_USERS;
 use e2e_tests::{Dovecot, DovecotOptions};
@@ -174,5 +175,72 @@ fn dump_over_unix_and_tcp_equals_doveadm() {
     assert_eq!(
         buckets, 5,
         "every auth request lands in one latency bucket: {want:?}"
+    );
+}
+
+fn summary(defs: &[MetricDef]) -> Vec<(String, Vec<String>, Vec<String>)> {
+    defs.iter()
+        .map(|m| {
+            let groups = m
+                .group_by
+                .iter()
+                .map(|g| match &g.method {
+                    GroupMethod::Discrete => g.field.clone(),
+                    GroupMethod::Exponential { min, max, base } => {
+                        format!("{}:exponential:{min}:{max}:{base}", g.field)
+                    }
+                    GroupMethod::Linear { min, max, step } => {
+                        format!("{}:linear:{min}:{max}:{step}", g.field)
+                    }
+                })
+                .collect();
+            (m.name.clone(), m.fields.clone(), groups)
+        })
+        // doveconf -n lists the metrics sorted by name; the file keeps its own order.
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect()
+}
+
+#[test]
+fn metric_definitions_from_the_config_and_doveconf_agree() {
+    let dovecot = Dovecot::start(DovecotOptions::new().imap().port("stats").config(METRICS))
+        .expect("start dovecot");
+    let from_file = config::load(&dovecot.config_path()).unwrap_or_else(|e| panic!("{e}"));
+    let out = std::process::Command::new("doveconf")
+        .arg("-c")
+        .arg(dovecot.config_path())
+        .arg("-n")
+        .output()
+        .expect("doveconf");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    let from_doveconf = config::parse_str(&text, std::path::Path::new("doveconf -n"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut want = vec![
+        ("auth_success".to_string(), vec![], vec![]),
+        ("auth_failures".to_string(), vec![], vec![]),
+        (
+            "auth_latency".to_string(),
+            vec![],
+            vec!["duration:exponential:1:6:10".to_string()],
+        ),
+        (
+            "imap_command".to_string(),
+            vec!["bytes_in".to_string(), "bytes_out".to_string()],
+            vec!["cmd_name".to_string(), "tagged_reply_state".to_string()],
+        ),
+    ];
+    want.sort();
+    assert_eq!(summary(&from_file), want);
+    assert_eq!(summary(&from_doveconf), want);
+    let success = from_doveconf.iter().find(|m| m.name == "auth_success");
+    assert_eq!(
+        success.map(|m| m.filter.as_str()),
+        Some("event=auth_request_finished AND success=yes")
     );
 }
