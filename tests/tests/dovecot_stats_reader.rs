@@ -152,6 +152,28 @@ fn dump_over_unix_and_tcp_equals_doveadm() {
         assert!(d.errors.is_empty(), "{addr}: {:?}", d.errors);
         assert_eq!(ours(&d, &stats), want, "{addr}");
     }
+    // The same dump with labels rebuilt from the daemon's own metric definitions.
+    let defs = config::load(&dovecot.config_path()).unwrap_or_else(|e| panic!("{e}"));
+    let d = StatsReader::new(
+        ReaderAddress::Unix(dovecot.instance().run_dir().join("stats-reader")),
+        stats.clone(),
+    )
+    .dump(Duration::from_secs(5))
+    .unwrap_or_else(|e| panic!("{e}"));
+    let mut set = common::MetricSet::new();
+    let errors = dovecot_exporter::stats::series::to_metrics(&defs, &d.rows, &stats, &mut set);
+    assert!(errors.is_empty(), "{errors:?}");
+    let labelled = |cmd: &str, state: &str| {
+        set.value(
+            "dovecot_imap_command",
+            &[("cmd_name", cmd), ("tagged_reply_state", state)],
+        )
+    };
+    assert_eq!(labelled("SELECT", "OK"), Some(2.0));
+    assert_eq!(labelled("SELECT", "NO"), Some(2.0));
+    assert_eq!(labelled("LOGOUT", "OK"), Some(2.0));
+    assert_eq!(set.value("dovecot_auth_success", &[]), Some(4.0));
+    assert_eq!(set.value("dovecot_auth_failures", &[]), Some(1.0));
     // The traffic itself, not just agreement: 2 + 2 IMAP logins succeeded, 1 failed.
     let key = |m: &str, f: &str| (m.to_string(), f.to_string());
     assert_eq!(want[&key("auth_success", "duration")][0], 4, "{want:?}");

@@ -2,6 +2,7 @@
 
 pub mod dump;
 pub mod reader;
+pub mod series;
 
 pub use dump::{DumpError, DumpRow, Stat, StatValues, parse_dump, unescape};
 pub use reader::{Dump, ReaderAddress, ReaderError, StatsReader};
