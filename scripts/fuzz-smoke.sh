@@ -57,6 +57,8 @@ for t in $TARGETS; do
     mailq) seed "$t" -name 'mailq*.txt' ;;
     qshape) seed "$t" -name 'qshape*.txt' ;;
     postfix_log) seed "$t" -name '*.log' ;;
+    # A metric config, a NUL, then a DUMP reply in the stats-reader's shape (our own).
+    dovecot_stats) mkdir -p "$CORPUS/$t" && cp "$ROOT"/exporters/dovecot/tests/fixtures/*.seed "$CORPUS/$t/" ;;
     *) mkdir -p "$CORPUS/$t" ;;
     esac
     echo "== fuzz $t for ${SECS}s ($(ls "$CORPUS/$t" | wc -l) seeds)"

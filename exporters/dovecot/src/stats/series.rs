@@ -28,6 +28,15 @@ pub struct MapError {
     pub reason: &'static str,
 }
 
+impl MapError {
+    fn new(row: &DumpRow, reason: &'static str) -> Self {
+        MapError {
+            name: row.name.clone(),
+            reason,
+        }
+    }
+}
+
 /// The sums of one row, in base units.
 #[derive(Debug, Clone, Default)]
 struct Sums {
@@ -122,12 +131,10 @@ pub fn to_metrics(
             {
                 metric(def, group, requested, set, &mut errors);
             }
-            Some(_) => {
-                errors.push(MapError {
-                    name: row.name.clone(),
-                    reason: "metric or group_by name is not a valid metric or label name",
-                });
-            }
+            Some(_) => errors.push(MapError::new(
+                row,
+                "metric or group_by name is not a valid metric or label name",
+            )),
             None => flat(row, requested, set, &mut errors),
         }
         i = end;
@@ -137,10 +144,7 @@ pub fn to_metrics(
 
 fn flat(row: &DumpRow, requested: &[Stat], set: &mut MetricSet, errors: &mut Vec<MapError>) {
     if !valid_name(&row.name) {
-        errors.push(MapError {
-            name: row.name.clone(),
-            reason: "not a valid metric name",
-        });
+        errors.push(MapError::new(row, "not a valid metric name"));
         return;
     }
     let s = Sums::of(row, requested);
@@ -193,13 +197,7 @@ fn metric(
     let mut chain: Vec<usize> = Vec::new();
     for row in rows {
         if nodes.is_empty() {
-            nodes.push(Node {
-                name: row.name.clone(),
-                path: Vec::new(),
-                sums: Sums::of(row, requested),
-                buckets: Vec::new(),
-            });
-            chain.push(0);
+            push_node(&mut nodes, &mut chain, row, Vec::new(), requested);
             continue;
         }
         // The deepest node of the chain this row is under.
@@ -213,10 +211,7 @@ fn metric(
             chain.pop();
         }
         let Some(&parent) = chain.last() else {
-            errors.push(MapError {
-                name: row.name.clone(),
-                reason: "not under its metric",
-            });
+            errors.push(MapError::new(row, "not under its metric"));
             continue;
         };
         let (pname, pdepth) = match nodes.get(parent) {
@@ -237,10 +232,7 @@ fn metric(
             // A value with `_` in it, at the deepest level: a sibling of the parent.
             chain.pop();
             let Some(&grand) = chain.last() else {
-                errors.push(MapError {
-                    name: row.name.clone(),
-                    reason: "deeper than the metric's group_by",
-                });
+                errors.push(MapError::new(row, "deeper than the metric's group_by"));
                 continue;
             };
             let Some(g) = nodes.get(grand) else { continue };
