@@ -65,6 +65,29 @@ impl Sums {
             .find(|(f, _)| f == name)
             .map_or(0.0, |(_, v)| *v)
     }
+
+    /// Takes a child's sums out of its parent's own share.
+    fn subtract(&mut self, child: &Sums) {
+        self.count -= child.count;
+        self.duration -= child.duration;
+        for (f, v) in &mut self.fields {
+            *v -= child.field(f);
+        }
+    }
+
+    /// Never below zero: a dump taken while events arrive can show a child ahead of its
+    /// parent.
+    fn clamped(&self) -> Sums {
+        Sums {
+            count: self.count.max(0.0),
+            duration: self.duration.max(0.0),
+            fields: self
+                .fields
+                .iter()
+                .map(|(f, v)| (f.clone(), v.max(0.0)))
+                .collect(),
+        }
+    }
 }
 
 /// A discrete node of one metric's tree.
@@ -73,7 +96,8 @@ struct Node {
     name: String,
     /// The group_by values from the root down to here.
     path: Vec<String>,
-    sums: Sums,
+    /// What the node's children do not account for: the events that stopped here.
+    own: Sums,
     /// Quantized buckets under this node: (upper bound index, count).
     buckets: Vec<(usize, f64)>,
 }
@@ -160,6 +184,10 @@ fn counters(base: &str, s: &Sums, labels: Labels, set: &mut MetricSet) {
         labels.clone(),
         s.duration,
     );
+    field_counters(base, s, labels, set);
+}
+
+fn field_counters(base: &str, s: &Sums, labels: Labels, set: &mut MetricSet) {
     for (f, v) in &s.fields {
         if valid_name(f) {
             set.counter(
@@ -197,13 +225,16 @@ fn metric(
     let mut chain: Vec<usize> = Vec::new();
     for row in rows {
         if nodes.is_empty() {
-            push_node(&mut nodes, &mut chain, row, Vec::new(), requested);
+            push_node(&mut nodes, &mut chain, row, None, requested);
             continue;
         }
         // The deepest node of the chain this row is under.
         while let Some(&top) = chain.last() {
             let under = nodes.get(top).is_some_and(|n| {
-                row.name.len() > n.name.len() + 1 && row.name.starts_with(&format!("{}_", n.name))
+                row.name
+                    .strip_prefix(n.name.as_str())
+                    .and_then(|r| r.strip_prefix('_'))
+                    .is_some_and(|r| !r.is_empty())
             });
             if under {
                 break;
@@ -214,11 +245,10 @@ fn metric(
             errors.push(MapError::new(row, "not under its metric"));
             continue;
         };
-        let (pname, pdepth) = match nodes.get(parent) {
-            Some(n) => (n.name.clone(), n.path.len()),
-            None => continue,
+        let Some((plen, pdepth)) = nodes.get(parent).map(|n| (n.name.len(), n.path.len())) else {
+            continue;
         };
-        let rest = row.name.get(pname.len() + 1..).unwrap_or("");
+        let rest = row.name.get(plen + 1..).unwrap_or("");
         if pdepth == depth {
             if let Some(q) = quantized
                 && let Some(b) = bucket_index(rest, &q.field, &bounds)
@@ -235,34 +265,34 @@ fn metric(
                 errors.push(MapError::new(row, "deeper than the metric's group_by"));
                 continue;
             };
-            let Some(g) = nodes.get(grand) else { continue };
-            let value = row.name.get(g.name.len() + 1..).unwrap_or("").to_string();
-            let mut path = g.path.clone();
-            path.push(value);
-            push_node(&mut nodes, &mut chain, row, path, requested);
+            push_node(&mut nodes, &mut chain, row, Some(grand), requested);
             continue;
         }
-        let mut path = nodes
-            .get(parent)
-            .map(|n| n.path.clone())
-            .unwrap_or_default();
-        path.push(rest.to_string());
-        push_node(&mut nodes, &mut chain, row, path, requested);
+        push_node(&mut nodes, &mut chain, row, Some(parent), requested);
     }
     emit(def, &discrete, quantized.is_some(), &bounds, &nodes, set);
 }
 
+/// Adds `row` as a child of `parent` (the root when `None`): its value is the rest of its
+/// name after the parent's, and its sums leave the parent's own share.
 fn push_node(
     nodes: &mut Vec<Node>,
     chain: &mut Vec<usize>,
     row: &DumpRow,
-    path: Vec<String>,
+    parent: Option<usize>,
     requested: &[Stat],
 ) {
+    let sums = Sums::of(row, requested);
+    let mut path = Vec::new();
+    if let Some(p) = parent.and_then(|p| nodes.get_mut(p)) {
+        p.own.subtract(&sums);
+        path.clone_from(&p.path);
+        path.push(row.name.get(p.name.len() + 1..).unwrap_or("").to_string());
+    }
     nodes.push(Node {
         name: row.name.clone(),
         path,
-        sums: Sums::of(row, requested),
+        own: sums,
         buckets: Vec::new(),
     });
     chain.push(nodes.len() - 1);
@@ -287,20 +317,12 @@ fn emit(
     let base = format!("dovecot_{}", def.name);
     let depth = discrete.len();
     let is_duration = def.group_by.last().is_some_and(|g| g.field == "duration");
+    // Seconds for duration (Dovecot counts microseconds); divided, not multiplied by 1e-6:
+    // 10 / 1e6 is exactly 1e-5 in binary floating point.
     let scale = if is_duration { 1e6 } else { 1.0 };
+    let scaled: Vec<f64> = bounds.iter().map(|b| b / scale).collect();
     for n in nodes {
-        // What the children do not account for stays here.
-        let children: Vec<&Node> = nodes
-            .iter()
-            .filter(|c| c.path.len() == n.path.len() + 1 && c.path.starts_with(&n.path))
-            .collect();
-        let mut own = n.sums.clone();
-        own.count = (own.count - children.iter().map(|c| c.sums.count).sum::<f64>()).max(0.0);
-        own.duration =
-            (own.duration - children.iter().map(|c| c.sums.duration).sum::<f64>()).max(0.0);
-        for (f, v) in &mut own.fields {
-            *v = (*v - children.iter().map(|c| c.sums.field(f)).sum::<f64>()).max(0.0);
-        }
+        let own = n.own.clamped();
         let leaf = n.path.len() == depth;
         // Intermediate levels only when some events stopped there; the root always, so the
         // family exists from the start.
@@ -308,7 +330,12 @@ fn emit(
             continue;
         }
         let labels = labels_of(discrete, &n.path);
-        if histogram {
+        if !histogram {
+            counters(&base, &own, labels, set);
+            continue;
+        }
+        // Buckets exist only under the deepest discrete level.
+        if leaf {
             let mut counts = vec![0u64; bounds.len() + 1];
             for (i, c) in &n.buckets {
                 if let Some(slot) = counts.get_mut(*i) {
@@ -325,31 +352,16 @@ fn emit(
             } else {
                 f64::NAN
             };
-            if leaf {
-                // Divided, not multiplied by 1e-6: 10 / 1e6 is exactly 1e-5 in binary floating point.
-                let scaled: Vec<f64> = bounds.iter().map(|b| b / scale).collect();
-                set.histogram(
-                    &base,
-                    "Histogram of events of this kind",
-                    labels.clone(),
-                    &scaled,
-                    &counts,
-                    sum,
-                );
-            }
-            for (f, v) in &own.fields {
-                if valid_name(f) {
-                    set.counter(
-                        &format!("{base}_{f}"),
-                        "Total of the field's values for events of this kind",
-                        labels.clone(),
-                        *v,
-                    );
-                }
-            }
-        } else {
-            counters(&base, &own, labels, set);
+            set.histogram(
+                &base,
+                "Histogram of events of this kind",
+                labels.clone(),
+                &scaled,
+                &counts,
+                sum,
+            );
         }
+        field_counters(&base, &own, labels, set);
     }
 }
 
