@@ -105,8 +105,48 @@ pub struct Dump {
     pub version: String,
 }
 
-trait Conn: Read + Write {}
-impl<T: Read + Write> Conn for T {}
+/// A unix or TCP stream whose timeouts can be moved to the remaining time.
+trait Conn: Read + Write {
+    fn set_timeouts(&self, d: Duration) -> std::io::Result<()>;
+}
+
+impl Conn for UnixStream {
+    fn set_timeouts(&self, d: Duration) -> std::io::Result<()> {
+        self.set_read_timeout(Some(d))?;
+        self.set_write_timeout(Some(d))
+    }
+}
+
+impl Conn for TcpStream {
+    fn set_timeouts(&self, d: Duration) -> std::io::Result<()> {
+        self.set_read_timeout(Some(d))?;
+        self.set_write_timeout(Some(d))
+    }
+}
+
+/// An I/O error of `addr`; a socket timeout is [`ReaderError::Timeout`].
+fn io_error(addr: &str, source: std::io::Error) -> ReaderError {
+    if matches!(
+        source.kind(),
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+    ) {
+        ReaderError::Timeout(addr.to_string())
+    } else {
+        ReaderError::Io {
+            addr: addr.to_string(),
+            source,
+        }
+    }
+}
+
+/// The time left before `deadline`, or a timeout error.
+fn remaining(deadline: Instant, addr: &str) -> Result<Duration, ReaderError> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        return Err(ReaderError::Timeout(addr.to_string()));
+    }
+    Ok(left)
+}
 
 impl StatsReader {
     /// A reader of `addr` asking for `stats`.
@@ -123,32 +163,15 @@ impl StatsReader {
     pub fn dump(&self, timeout: Duration) -> Result<Dump, ReaderError> {
         let deadline = Instant::now() + timeout;
         let name = self.addr.to_string();
-        let io = |source: std::io::Error| {
-            if matches!(
-                source.kind(),
-                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-            ) {
-                ReaderError::Timeout(name.clone())
-            } else {
-                ReaderError::Io {
-                    addr: name.clone(),
-                    source,
-                }
-            }
-        };
+        let io = |source: std::io::Error| io_error(&name, source);
         let conn: Box<dyn Conn> = match &self.addr {
-            ReaderAddress::Unix(path) => {
-                let s = UnixStream::connect(path).map_err(io)?;
-                s.set_read_timeout(Some(timeout)).map_err(io)?;
-                s.set_write_timeout(Some(timeout)).map_err(io)?;
-                Box::new(s)
-            }
+            ReaderAddress::Unix(path) => Box::new(UnixStream::connect(path).map_err(io)?),
             ReaderAddress::Tcp(a) => {
                 let addrs: Vec<SocketAddr> = a.to_socket_addrs().map_err(io)?.collect();
                 let mut last = None;
                 let mut stream = None;
                 for sa in addrs {
-                    match TcpStream::connect_timeout(&sa, timeout) {
+                    match TcpStream::connect_timeout(&sa, remaining(deadline, &name)?) {
                         Ok(s) => {
                             stream = Some(s);
                             break;
@@ -156,16 +179,14 @@ impl StatsReader {
                         Err(e) => last = Some(e),
                     }
                 }
-                let s = stream.ok_or_else(|| {
+                Box::new(stream.ok_or_else(|| {
                     io(last.unwrap_or_else(|| {
                         std::io::Error::new(std::io::ErrorKind::NotFound, "no address")
                     }))
-                })?;
-                s.set_read_timeout(Some(timeout)).map_err(io)?;
-                s.set_write_timeout(Some(timeout)).map_err(io)?;
-                Box::new(s)
+                })?)
             }
         };
+        conn.set_timeouts(remaining(deadline, &name)?).map_err(io)?;
         let mut conn = BufReader::new(conn);
         let mut request = format!("VERSION\tstats-reader-client\t{MAJOR}\t0\nDUMP");
         for s in &self.stats {
@@ -176,7 +197,7 @@ impl StatsReader {
         conn.get_mut().write_all(request.as_bytes()).map_err(io)?;
 
         let mut line = Vec::new();
-        read_line(&mut conn, &mut line, deadline, &name).map_err(|e| e.into_reader(io))?;
+        read_line(&mut conn, &mut line, deadline, &name)?;
         let first = String::from_utf8_lossy(&line);
         let version = match first.trim_end_matches('\n').split('\t').collect::<Vec<_>>()[..] {
             ["VERSION", "stats-reader-server", major, minor] if major == MAJOR => {
@@ -192,7 +213,7 @@ impl StatsReader {
         let mut body = String::new();
         loop {
             line.clear();
-            read_line(&mut conn, &mut line, deadline, &name).map_err(|e| e.into_reader(io))?;
+            read_line(&mut conn, &mut line, deadline, &name)?;
             if line == b"\n" {
                 break;
             }
@@ -210,47 +231,39 @@ impl StatsReader {
     }
 }
 
-enum LineError {
-    Io(std::io::Error),
-    Other(ReaderError),
-}
-
-impl LineError {
-    fn into_reader(self, io: impl Fn(std::io::Error) -> ReaderError) -> ReaderError {
-        match self {
-            LineError::Io(e) => io(e),
-            LineError::Other(e) => e,
-        }
-    }
-}
-
 /// Reads one `\n`-terminated line (kept with its `\n`) within `deadline` and
-/// [`MAX_DUMP_BYTES`].
+/// [`MAX_DUMP_BYTES`]. Each read waits only for the time left, so a server that sends a
+/// byte now and then cannot stretch the dump past the deadline.
 fn read_line(
-    r: &mut impl BufRead,
+    r: &mut BufReader<Box<dyn Conn>>,
     out: &mut Vec<u8>,
     deadline: Instant,
     name: &str,
-) -> Result<(), LineError> {
-    let mut limited = r.take(MAX_DUMP_BYTES as u64 + 1);
+) -> Result<(), ReaderError> {
     loop {
-        if Instant::now() >= deadline {
-            return Err(LineError::Other(ReaderError::Timeout(name.to_string())));
+        let left = remaining(deadline, name)?;
+        r.get_ref()
+            .set_timeouts(left)
+            .map_err(|e| io_error(name, e))?;
+        let buf = match r.fill_buf() {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(io_error(name, e)),
+        };
+        if buf.is_empty() {
+            return Err(ReaderError::Truncated(name.to_string()));
         }
-        let before = out.len();
-        match limited.read_until(b'\n', out) {
-            Ok(0) => return Err(LineError::Other(ReaderError::Truncated(name.to_string()))),
-            Ok(_) if out.last() == Some(&b'\n') => return Ok(()),
-            Ok(_) if out.len() > MAX_DUMP_BYTES => {
-                return Err(LineError::Other(ReaderError::TooLarge(name.to_string())));
-            }
-            Ok(_) => {
-                if out.len() == before {
-                    return Err(LineError::Other(ReaderError::Truncated(name.to_string())));
-                }
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(LineError::Io(e)),
+        let (take, done) = match buf.iter().position(|&b| b == b'\n') {
+            Some(i) => (i + 1, true),
+            None => (buf.len(), false),
+        };
+        out.extend_from_slice(buf.get(..take).unwrap_or_default());
+        r.consume(take);
+        if out.len() > MAX_DUMP_BYTES {
+            return Err(ReaderError::TooLarge(name.to_string()));
+        }
+        if done {
+            return Ok(());
         }
     }
 }
@@ -349,6 +362,33 @@ mod tests {
         });
         let e = reader(&dir).dump(Duration::from_millis(200));
         assert!(matches!(e, Err(ReaderError::Timeout(_))), "{e:?}");
+    }
+
+    #[test]
+    fn slow_drip_cannot_outlast_the_deadline() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let listener = UnixListener::bind(dir.path().join("s")).unwrap_or_else(|e| panic!("{e}"));
+        let _h = std::thread::spawn(move || {
+            let Ok((mut s, _)) = listener.accept() else {
+                return;
+            };
+            // A byte every 50 ms and never a newline: each read succeeds well within any
+            // per-read timeout.
+            for _ in 0..100 {
+                if s.write_all(b"V").is_err() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        });
+        let start = Instant::now();
+        let e = reader(&dir).dump(Duration::from_millis(300));
+        assert!(matches!(e, Err(ReaderError::Timeout(_))), "{e:?}");
+        assert!(
+            start.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            start.elapsed()
+        );
     }
 
     #[test]
