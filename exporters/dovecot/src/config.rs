@@ -107,10 +107,16 @@ pub fn parse_str(text: &str, name: &Path) -> Result<Vec<MetricDef>, ConfigError>
     let mut out = Vec::new();
     let mut stack = Vec::new();
     parse_text(text, name, None, &mut stack, &mut out)?;
-    if let Some(open) = stack.last() {
-        return Err(err(name, open.line, "section not closed"));
-    }
+    all_closed(&stack, name)?;
     Ok(out)
+}
+
+/// At the end of the top-level text every section must be closed.
+fn all_closed(stack: &[Open], file: &Path) -> Result<(), ConfigError> {
+    match stack.last() {
+        Some(open) => Err(err(file, open.line, "section not closed")),
+        None => Ok(()),
+    }
 }
 
 fn err(file: &Path, line: usize, reason: impl Into<String>) -> ConfigError {
@@ -151,10 +157,8 @@ fn read_file(
         Err(e) => return Err(err(path, 0, format!("cannot read: {e}"))),
     };
     parse_text(&text, path, Some(depth), stack, out)?;
-    if depth == 0
-        && let Some(open) = stack.last()
-    {
-        return Err(err(path, open.line, "section not closed"));
+    if depth == 0 {
+        all_closed(stack, path)?;
     }
     Ok(())
 }

@@ -149,34 +149,34 @@ fn errors_name_the_line() {
     );
 }
 
+fn write(path: &Path, text: &str) {
+    std::fs::write(path, text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+}
+
 #[test]
 fn includes_are_followed() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let d = dir.path();
     std::fs::create_dir(d.join("conf.d")).unwrap_or_else(|e| panic!("{e}"));
-    std::fs::write(
-        d.join("dovecot.conf"),
+    write(
+        &d.join("dovecot.conf"),
         "!include conf.d/*.conf\n!include_try missing.conf\nmetric last {\n filter = event=x\n}\n",
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    std::fs::write(
-        d.join("conf.d/20-b.conf"),
+    );
+    write(
+        &d.join("conf.d/20-b.conf"),
         "metric b {\n filter = event=b\n}\n",
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    std::fs::write(
-        d.join("conf.d/10-a.conf"),
+    );
+    write(
+        &d.join("conf.d/10-a.conf"),
         "metric a {\n filter = event=a\n}\n",
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    std::fs::write(d.join("conf.d/ignored.txt"), "metric no {\n}\n")
-        .unwrap_or_else(|e| panic!("{e}"));
+    );
+    write(&d.join("conf.d/ignored.txt"), "metric no {\n}\n");
     let m = load(&d.join("dovecot.conf")).unwrap_or_else(|e| panic!("{e}"));
     let names: Vec<&str> = m.iter().map(|m| m.name.as_str()).collect();
     assert_eq!(names, ["a", "b", "last"]);
     assert!(m[0].origin.0.ends_with("conf.d/10-a.conf"));
 
-    std::fs::write(d.join("loop.conf"), "!include loop.conf\n").unwrap_or_else(|e| panic!("{e}"));
+    write(&d.join("loop.conf"), "!include loop.conf\n");
     let e = load(&d.join("loop.conf")).err().map(|e| e.reason);
     assert_eq!(e.as_deref(), Some("includes nested too deep (a loop?)"));
     let e = load(&d.join("conf.d/nothere.conf")).err().map(|e| e.line);
