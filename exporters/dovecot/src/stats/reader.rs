@@ -277,21 +277,27 @@ mod tests {
         vec![Stat::Count, Stat::Sum]
     }
 
-    /// A one-shot server on a unix socket that answers with `reply` after reading the
-    /// request, and hands the request back.
-    fn serve(reply: &'static [u8]) -> (tempfile::TempDir, std::thread::JoinHandle<String>) {
+    /// A one-shot unix-socket server: `conn` runs on the first connection, in a thread.
+    fn server<T: Send + Default + 'static>(
+        conn: impl FnOnce(UnixStream) -> T + Send + 'static,
+    ) -> (tempfile::TempDir, std::thread::JoinHandle<T>) {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let listener = UnixListener::bind(dir.path().join("s")).unwrap_or_else(|e| panic!("{e}"));
-        let h = std::thread::spawn(move || {
-            let Ok((mut s, _)) = listener.accept() else {
-                return String::new();
-            };
+        let h = std::thread::spawn(move || match listener.accept() {
+            Ok((s, _)) => conn(s),
+            Err(_) => T::default(),
+        });
+        (dir, h)
+    }
+
+    /// Answers with `reply` after reading the request, and hands the request back.
+    fn serve(reply: &'static [u8]) -> (tempfile::TempDir, std::thread::JoinHandle<String>) {
+        server(move |mut s| {
             let mut req = [0u8; 256];
             let n = s.read(&mut req).unwrap_or(0);
             let _ = s.write_all(reply);
             String::from_utf8_lossy(&req[..n]).into_owned()
-        });
-        (dir, h)
+        })
     }
 
     fn reader(dir: &tempfile::TempDir) -> StatsReader {
@@ -353,12 +359,9 @@ mod tests {
 
     #[test]
     fn silent_server_times_out() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let listener = UnixListener::bind(dir.path().join("s")).unwrap_or_else(|e| panic!("{e}"));
-        let _h = std::thread::spawn(move || {
-            let accepted = listener.accept();
+        let (dir, _h) = server(|s| {
             std::thread::sleep(Duration::from_secs(2));
-            drop(accepted);
+            drop(s);
         });
         let e = reader(&dir).dump(Duration::from_millis(200));
         assert!(matches!(e, Err(ReaderError::Timeout(_))), "{e:?}");
@@ -366,12 +369,7 @@ mod tests {
 
     #[test]
     fn slow_drip_cannot_outlast_the_deadline() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let listener = UnixListener::bind(dir.path().join("s")).unwrap_or_else(|e| panic!("{e}"));
-        let _h = std::thread::spawn(move || {
-            let Ok((mut s, _)) = listener.accept() else {
-                return;
-            };
+        let (dir, _h) = server(|mut s| {
             // A byte every 50 ms and never a newline: each read succeeds well within any
             // per-read timeout.
             for _ in 0..100 {
