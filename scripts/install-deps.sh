@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Installs what the demo and the tests need: Debian packages (Postfix, Dovecot's core and IMAP
-# server, VictoriaMetrics with vmagent/vmalert, Prometheus with promtool, swaks) and a Python
-# venv at .venv with the packages in tests/python/requirements.txt. Idempotent and quick when
-# everything is already there. The Rust toolchain is expected on the machine.
+# Installs what the demo and the tests need: Debian packages (Postfix, Dovecot's core and
+# IMAP, POP3 and LMTP servers, VictoriaMetrics with vmagent/vmalert, Prometheus with
+# promtool, swaks) and a Python venv at .venv with the packages in
+# tests/python/requirements.txt. Idempotent and quick when everything is already there. The Rust toolchain is expected on the machine.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

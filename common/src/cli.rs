@@ -235,11 +235,13 @@ where
 {
     let cmd = T::command()
         .name(info.name)
-        .about(info.description)
         .version(crate::buildinfo::VERSION)
         .long_version(long_version());
-    let cmd = finalize_command(add_collector_flags(cmd, specs), info);
-    let mut cmd = cmd;
+    // After the collectors' flags: a derived `Args` struct's doc comment would otherwise
+    // become the whole program's description.
+    let mut cmd = finalize_command(add_collector_flags(cmd, specs), info)
+        .about(info.description)
+        .long_about(None::<&str>);
     let m = cmd.try_get_matches_from_mut(args)?;
     let t = T::from_arg_matches(&m).map_err(|e| e.format(&mut cmd))?;
     let enabled = enabled_collectors(&m, specs);
@@ -316,6 +318,11 @@ mod tests {
         assert_eq!(a.depth, 5);
         let err = try_parse_from::<Args, _, _>(&INFO, SPECS, ["x", "--version"]).unwrap_err();
         assert!(err.to_string().contains("revision"), "{err}");
+        // The exporter's description heads --help, not the last collector's doc comment.
+        let help = try_parse_from::<Args, _, _>(&INFO, SPECS, ["x", "--help"]).unwrap_err();
+        let help = help.to_string();
+        assert!(help.starts_with("test\n"), "{help}");
+        assert!(!help.contains("Flags of collector"), "{help}");
     }
 
     #[test]

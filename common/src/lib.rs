@@ -8,6 +8,7 @@ pub mod batch;
 pub mod buildinfo;
 pub mod cli;
 pub mod collector;
+pub mod command;
 pub mod connlimit;
 pub mod deadline;
 pub mod expose;

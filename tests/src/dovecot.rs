@@ -23,7 +23,7 @@
 //! [`DovecotOptions::config`]; the start waits for every reserved port.
 
 use std::io::{BufRead, BufReader, Write};
-use std::net::SocketAddr;
+use std::net::{SocketAddr, TcpStream};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -42,6 +42,32 @@ pub const TEST_USERS: [(&str, &str); 2] = [
 
 /// Name of the auth client socket in `base_dir` (mode 0666, for Postfix's smtpd).
 pub const AUTH_SOCKET: &str = "auth-smtp";
+
+/// A stats-reader on `127.0.0.1:@port:stats@` and four metrics, one of each shape: plain
+/// counts, a quantized histogram, and a two-level `group_by` with fields.
+pub const STATS_METRICS: &str = "
+service stats {
+  inet_listener stats-reader {
+    address = 127.0.0.1
+    port = @port:stats@
+  }
+}
+metric auth_success {
+  filter = event=auth_request_finished AND success=yes
+}
+metric auth_failures {
+  filter = event=auth_request_finished AND NOT success=yes
+}
+metric auth_latency {
+  filter = event=auth_request_finished
+  group_by = duration:exponential:1:6:10
+}
+metric imap_command {
+  filter = event=imap_command_finished
+  fields = bytes_in bytes_out
+  group_by = cmd_name tagged_reply_state
+}
+";
 
 /// How long the start waits for the auth socket and the listeners.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
@@ -365,6 +391,57 @@ impl Dovecot {
             }
         }
         bail!("{}: closed before DONE", path.display())
+    }
+
+    /// One IMAP session on [`DovecotOptions::imap`]'s listener: LOGIN, SELECT INBOX (OK),
+    /// SELECT of a missing mailbox (NO), LOGOUT. Fails unless each reply is the expected one.
+    pub fn imap_session(&self, user: &str, password: &str) -> Result<()> {
+        let addr = self.imap_addr().context("no IMAP listener")?;
+        let s = TcpStream::connect(addr).context("connect imap")?;
+        s.set_read_timeout(Some(Duration::from_secs(10)))?;
+        let mut r = BufReader::new(s.try_clone()?);
+        let mut w = s;
+        let mut line = String::new();
+        r.read_line(&mut line)?;
+        if !line.starts_with("* OK") {
+            bail!("imap greeting: {line}");
+        }
+        for (tag, cmd, want) in [
+            ("a1", format!("LOGIN {user} {password}"), "a1 OK"),
+            ("a2", "SELECT INBOX".to_string(), "a2 OK"),
+            ("a3", "SELECT Nonexistent".to_string(), "a3 NO"),
+            ("a4", "LOGOUT".to_string(), "a4 OK"),
+        ] {
+            write!(w, "{tag} {cmd}\r\n")?;
+            loop {
+                line.clear();
+                if r.read_line(&mut line)? == 0 {
+                    bail!("{tag}: connection closed");
+                }
+                if line.starts_with(&format!("{tag} ")) {
+                    if !line.starts_with(want) {
+                        bail!("{tag}: {line}");
+                    }
+                    break;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `doveadm stats dump` (tab formatter) once two reads 100 ms apart agree: the stats
+    /// process gets events asynchronously, so counts settle a moment after the traffic.
+    pub fn settled_stats_dump(&self) -> Result<String> {
+        let mut last = self.doveadm(&["stats", "dump"])?;
+        for _ in 0..50 {
+            std::thread::sleep(Duration::from_millis(100));
+            let again = self.doveadm(&["stats", "dump"])?;
+            if again == last {
+                return Ok(again);
+            }
+            last = again;
+        }
+        bail!("doveadm stats dump still changing after 5 s")
     }
 
     /// The master's pid (the process spawned with `-F`).

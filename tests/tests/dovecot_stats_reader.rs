@@ -6,38 +6,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpStream;
 use std::time::Duration;
 
 use dovecot_exporter::config::{self, GroupMethod, MetricDef};
 use dovecot_exporter::stats::{Dump, ReaderAddress, Stat, StatValues, StatsReader};
-use e2e_tests::dovecot::TEST_USERS;
+use e2e_tests::dovecot::{STATS_METRICS, TEST_USERS};
 use e2e_tests::{Dovecot, DovecotOptions};
-
-const METRICS: &str = "
-service stats {
-  inet_listener stats-reader {
-    address = 127.0.0.1
-    port = @port:stats@
-  }
-}
-metric auth_success {
-  filter = event=auth_request_finished AND success=yes
-}
-metric auth_failures {
-  filter = event=auth_request_finished AND NOT success=yes
-}
-metric auth_latency {
-  filter = event=auth_request_finished
-  group_by = duration:exponential:1:6:10
-}
-metric imap_command {
-  filter = event=imap_command_finished
-  fields = bytes_in bytes_out
-  group_by = cmd_name tagged_reply_state
-}
-";
 
 /// (metric, field) → (count, sum, min, max).
 type Table = BTreeMap<(String, String), [u64; 4]>;
@@ -63,10 +37,7 @@ fn ours(d: &Dump, stats: &[Stat]) -> Table {
 }
 
 /// `doveadm stats dump` (tab formatter): a header, then `metric field count sum min max …`.
-fn doveadm(dovecot: &Dovecot) -> Table {
-    let out = dovecot
-        .doveadm(&["stats", "dump"])
-        .expect("doveadm stats dump");
+fn table(out: &str) -> Table {
     let mut lines = out.lines();
     let header: Vec<&str> = lines.next().expect("header").split('\t').collect();
     let col = |name: &str| header.iter().position(|h| *h == name).expect(name);
@@ -83,47 +54,23 @@ fn doveadm(dovecot: &Dovecot) -> Table {
     t
 }
 
-/// One IMAP session: LOGIN, SELECT INBOX (OK), SELECT of a missing mailbox (NO), LOGOUT.
-fn imap_session(addr: std::net::SocketAddr, user: &str, password: &str) {
-    let s = TcpStream::connect(addr).expect("connect imap");
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let mut r = BufReader::new(s.try_clone().unwrap());
-    let mut w = s;
-    let mut line = String::new();
-    r.read_line(&mut line).unwrap();
-    assert!(line.starts_with("* OK"), "{line}");
-    for (tag, cmd, want) in [
-        ("a1", format!("LOGIN {user} {password}"), "a1 OK"),
-        ("a2", "SELECT INBOX".to_string(), "a2 OK"),
-        ("a3", "SELECT Nonexistent".to_string(), "a3 NO"),
-        ("a4", "LOGOUT".to_string(), "a4 OK"),
-    ] {
-        write!(w, "{tag} {cmd}\r\n").unwrap();
-        loop {
-            line.clear();
-            assert!(
-                r.read_line(&mut line).unwrap() > 0,
-                "{tag}: connection closed"
-            );
-            if line.starts_with(&format!("{tag} ")) {
-                assert!(line.starts_with(want), "{tag}: {line}");
-                break;
-            }
-        }
-    }
-}
-
 #[test]
 fn dump_over_unix_and_tcp_equals_doveadm() {
-    let dovecot = Dovecot::start(DovecotOptions::new().imap().port("stats").config(METRICS))
-        .expect("start dovecot");
+    let dovecot = Dovecot::start(
+        DovecotOptions::new()
+            .imap()
+            .port("stats")
+            .config(STATS_METRICS),
+    )
+    .expect("start dovecot");
     let (user, password) = TEST_USERS[0];
     assert!(dovecot.auth_test(user, password).unwrap());
     assert!(dovecot.auth_test(TEST_USERS[1].0, TEST_USERS[1].1).unwrap());
     assert!(!dovecot.auth_test(user, "wrong").unwrap());
-    let imap = dovecot.imap_addr().expect("imap address");
-    imap_session(imap, user, password);
-    imap_session(imap, TEST_USERS[1].0, TEST_USERS[1].1);
+    dovecot.imap_session(user, password).unwrap();
+    dovecot
+        .imap_session(TEST_USERS[1].0, TEST_USERS[1].1)
+        .unwrap();
 
     let stats = vec![Stat::Count, Stat::Sum, Stat::Min, Stat::Max, Stat::Avg];
     let unix = ReaderAddress::Unix(dovecot.instance().run_dir().join("stats-reader"));
@@ -131,19 +78,8 @@ fn dump_over_unix_and_tcp_equals_doveadm() {
         .parse()
         .unwrap_or_else(|e| match e {});
     assert!(matches!(tcp, ReaderAddress::Tcp(_)));
-    // The IMAP logins also went through auth; the stats process gets events
-    // asynchronously, so wait until the counts have settled before comparing.
-    let want = doveadm(&dovecot);
-    let mut settled = want.clone();
-    for _ in 0..50 {
-        std::thread::sleep(Duration::from_millis(100));
-        let again = doveadm(&dovecot);
-        if again == settled {
-            break;
-        }
-        settled = again;
-    }
-    let want = settled;
+    // The IMAP logins also went through auth; wait until the counts have settled.
+    let want = table(&dovecot.settled_stats_dump().unwrap());
     for addr in [unix, tcp] {
         let d = StatsReader::new(addr.clone(), stats.clone())
             .dump(Duration::from_secs(5))
@@ -226,8 +162,13 @@ fn summary(defs: &[MetricDef]) -> Vec<(String, Vec<String>, Vec<String>)> {
 
 #[test]
 fn metric_definitions_from_the_config_and_doveconf_agree() {
-    let dovecot = Dovecot::start(DovecotOptions::new().imap().port("stats").config(METRICS))
-        .expect("start dovecot");
+    let dovecot = Dovecot::start(
+        DovecotOptions::new()
+            .imap()
+            .port("stats")
+            .config(STATS_METRICS),
+    )
+    .expect("start dovecot");
     let from_file = config::load(&dovecot.config_path()).unwrap_or_else(|e| panic!("{e}"));
     let out = std::process::Command::new("doveconf")
         .arg("-c")

@@ -1,7 +1,35 @@
-//! Dovecot exporter, being built: so far the client of Dovecot's stats-reader socket (the
-//! protocol `doveadm stats dump` speaks), the parser of its `DUMP` reply, and the reader of
-//! the `metric` definitions in a Dovecot config, and the labelled series and histograms
-//! rebuilt from them. The other sources, the collector and the binary come next.
+//! Dovecot exporter: Dovecot's statistics (the stats-reader socket, or `doveadm stats
+//! dump`) with labels and histograms rebuilt from the `metric` definitions of the Dovecot
+//! config.
+//!
+//! The binary is a thin wrapper around [`main_entry`].
 
+pub mod cli;
+pub mod collector;
 pub mod config;
 pub mod stats;
+
+use std::process::ExitCode;
+
+use common::ExporterInfo;
+
+pub use collector::COLLECTORS;
+
+/// Static facts about this exporter.
+pub const INFO: ExporterInfo = ExporterInfo {
+    name: "dovecot-exporter",
+    namespace: "dovecot",
+    description: "OpenMetrics exporter for Dovecot: statistics with labels and histograms",
+    default_listen: ":9166",
+    env_prefix: "DOVECOT_EXPORTER",
+};
+
+/// Parses the flags, starts the collectors and serves until SIGTERM/SIGINT.
+pub async fn main_entry() -> ExitCode {
+    let (args, selection) = common::cli::parse::<cli::Args>(&INFO, COLLECTORS);
+    common::logging::init(&args.log);
+    if let Some(cli::Command::Print(p)) = &args.command {
+        return cli::print(p);
+    }
+    common::run_exporter(INFO, COLLECTORS, &selection, &args.process, &args.web).await
+}

@@ -6,18 +6,8 @@ pub mod qshape;
 pub mod queue;
 pub mod spool;
 
-use anyhow::bail;
 use common::CollectorDef;
 
 /// Every collector of the Postfix exporter, in the order they are built and listed.
 pub const COLLECTORS: &[&dyn CollectorDef] =
     &[&queue::COLLECTOR, &log::COLLECTOR, &qshape::COLLECTOR];
-
-/// Splits a command line on white space (no shell quoting).
-pub fn split_command(s: &str) -> anyhow::Result<Vec<String>> {
-    let v: Vec<String> = s.split_whitespace().map(str::to_string).collect();
-    if v.is_empty() {
-        bail!("empty command");
-    }
-    Ok(v)
-}

@@ -2,7 +2,6 @@
 //! file) as `postfix_qshape_recipients`, for hosts that already run qshape.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use anyhow::{Context, bail};
 use async_trait::async_trait;
@@ -46,7 +45,7 @@ impl QshapeArgs {
         let command = self
             .text_command
             .as_deref()
-            .map(super::split_command)
+            .map(common::command::split)
             .transpose()?;
         if command.is_none() && self.text_file.is_none() {
             bail!("--collector.qshape needs --collector.qshape.command or --collector.qshape.file");
@@ -107,26 +106,8 @@ pub fn metrics_from_text(text: &str, queue: &str, top: usize) -> anyhow::Result<
 impl Collector for QshapeCollector {
     async fn collect(&self, ctx: &CollectContext) -> anyhow::Result<MetricSet> {
         let text = if let Some(argv) = &self.cfg.command {
-            let (prog, args) = argv.split_first().context("empty qshape command")?;
-            let out = tokio::time::timeout(
-                ctx.timeout.max(Duration::from_millis(100)),
-                tokio::process::Command::new(prog)
-                    .args(args)
-                    .kill_on_drop(true)
-                    .output(),
-            )
-            .await
-            .context("qshape command timed out")?
-            .with_context(|| format!("running {}", argv.join(" ")))?;
-            if !out.status.success() {
-                bail!(
-                    "{} exited with {}: {}",
-                    argv.join(" "),
-                    out.status,
-                    String::from_utf8_lossy(&out.stderr).trim()
-                );
-            }
-            String::from_utf8_lossy(&out.stdout).into_owned()
+            let out = common::command::output(argv, ctx.timeout).await?;
+            String::from_utf8_lossy(&out).into_owned()
         } else if let Some(p) = &self.cfg.file {
             tokio::fs::read_to_string(p)
                 .await

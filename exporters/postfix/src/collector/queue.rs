@@ -171,7 +171,7 @@ impl QueueArgs {
                         .unwrap_or_else(|| format!("127.0.0.1:{}", self.showq_port)),
                 ),
             },
-            SourceKind::Command => QueueSource::Command(super::split_command(&self.command)?),
+            SourceKind::Command => QueueSource::Command(common::command::split(&self.command)?),
             SourceKind::Spool => QueueSource::Spool(self.queue_directory.clone()),
             SourceKind::File => QueueSource::File(
                 self.file

@@ -1,0 +1,81 @@
+//! External commands run by collectors (`qshape`, `doveadm …`): split from a flag value,
+//! run with stdin closed under a deadline, killed when it passes, and their output kept
+//! only on success.
+
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+
+/// Splits a command line on white space (no shell quoting: flags name a program and its
+/// plain arguments).
+pub fn split(s: &str) -> anyhow::Result<Vec<String>> {
+    let v: Vec<String> = s.split_whitespace().map(str::to_string).collect();
+    if v.is_empty() {
+        bail!("empty command");
+    }
+    Ok(v)
+}
+
+/// Runs `argv` and returns its standard output. Fails, naming the command, when it cannot
+/// start, exits non-zero (with its standard error in the message) or runs past `timeout`
+/// (it is killed then).
+pub async fn output(argv: &[String], timeout: Duration) -> anyhow::Result<Vec<u8>> {
+    let (prog, args) = argv.split_first().context("empty command")?;
+    let out = tokio::time::timeout(
+        timeout.max(Duration::from_millis(100)),
+        tokio::process::Command::new(prog)
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .with_context(|| {
+        format!(
+            "{} did not finish within {:.1} s and was killed",
+            argv.join(" "),
+            timeout.as_secs_f64()
+        )
+    })?
+    .with_context(|| format!("running {}", argv.join(" ")))?;
+    if !out.status.success() {
+        bail!(
+            "{} exited with {}: {}",
+            argv.join(" "),
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(out.stdout)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[tokio::test]
+    async fn output_errors_name_the_command() {
+        let ok = output(&split("printf a\\tb").unwrap(), Duration::from_secs(5))
+            .await
+            .unwrap();
+        assert_eq!(ok, b"a\tb");
+        let e = output(&split("sh -c exit\\ 3").unwrap(), Duration::from_secs(5)).await;
+        assert!(e.is_err());
+        let e = output(&split("false").unwrap(), Duration::from_secs(5))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("false exited with"), "{e}");
+        let e = output(&split("sleep 5").unwrap(), Duration::from_millis(200))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("sleep 5 did not finish within 0.2 s"), "{e}");
+        let e = output(&split("/nonexistent/x").unwrap(), Duration::from_secs(1))
+            .await
+            .unwrap_err();
+        assert!(format!("{e:#}").contains("running /nonexistent/x"), "{e:#}");
+        assert!(split("  ").is_err());
+    }
+}

@@ -1,0 +1,95 @@
+//! The exporter-wide flags of the Dovecot exporter and the `print` subcommand. Each
+//! collector's own flags live in the collector's file under `collector/`.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use common::cli::{LogArgs, WebArgs};
+
+/// All flags of `dovecot-exporter`.
+#[derive(clap::Parser, Debug, Clone)]
+#[command(subcommand_negates_reqs = true)]
+pub struct Args {
+    /// HTTP server flags.
+    #[command(flatten)]
+    pub web: WebArgs,
+    /// Logging flags.
+    #[command(flatten)]
+    pub log: LogArgs,
+    /// Process metrics flags (`--process.watch`).
+    #[command(flatten)]
+    pub process: common::process::ProcessArgs,
+    /// Optional subcommand; without one the exporter serves HTTP.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands.
+#[derive(clap::Subcommand, Debug, Clone)]
+pub enum Command {
+    /// Read `doveadm stats dump` output (any -f formatter) and print the metrics the stats
+    /// collector would serve for it (text format 0.0.4, for node_exporter's textfile
+    /// collector or debugging).
+    Print(PrintArgs),
+}
+
+/// Flags of `print`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct PrintArgs {
+    /// A dovecot.conf or `doveconf -n` output with the metric definitions; without it the
+    /// names are printed flat.
+    #[arg(long = "dovecot.config")]
+    pub config: Option<PathBuf>,
+    /// Input file; standard input when absent or `-`.
+    pub input: Option<PathBuf>,
+}
+
+/// Runs `print`.
+pub fn print(p: &PrintArgs) -> ExitCode {
+    match print_to_string(p) {
+        Ok(s) => {
+            print!("{s}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("dovecot-exporter print: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The text `print` writes for this input.
+pub fn print_to_string(p: &PrintArgs) -> anyhow::Result<String> {
+    let mut input = String::new();
+    match p.input.as_deref() {
+        Some(path) if path.as_os_str() != "-" => {
+            input = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+        }
+        _ => {
+            std::io::stdin()
+                .read_to_string(&mut input)
+                .context("reading standard input")?;
+        }
+    }
+    let defs = match &p.config {
+        Some(path) => crate::config::load(path)?,
+        None => Vec::new(),
+    };
+    let d = crate::stats::doveadm::parse_doveadm(&input).map_err(anyhow::Error::msg)?;
+    for e in &d.errors {
+        eprintln!("skipped: {e}");
+    }
+    let mut set = common::MetricSet::new();
+    for e in crate::stats::series::to_metrics(&defs, &d.rows, &d.stats, &mut set) {
+        eprintln!("flat: {}: {}", e.name, e.reason);
+    }
+    let mut reg = prometheus_client::registry::Registry::default();
+    reg.register_collector(Box::new(set.into_collector()));
+    Ok(common::expose::render(
+        common::expose::encode(&[&reg]),
+        common::negotiate::Format::Text004,
+    ))
+}

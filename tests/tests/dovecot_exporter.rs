@@ -1,0 +1,264 @@
+//! `dovecot-exporter` against a real Dovecot 2.3: after known traffic (logins that succeed
+//! and fail, IMAP sessions with SELECTs answering OK and NO), what it serves equals
+//! `doveadm stats dump` on the same daemon, flat and with labels rebuilt from the config;
+//! `doveadm stats dump` output in every formatter, read by `print` or run as the
+//! collector's command, gives the same series; a `doveadm reload` (the stats process
+//! restarts) is counted as a reset, and a stopped daemon is `dovecot_up 0`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use e2e_tests::dovecot::{STATS_METRICS, TEST_USERS};
+use e2e_tests::expo::{ExpoSample, samples, series_map, sum, value};
+use e2e_tests::exporter::{ACCEPT_TEXT, run_binary};
+use e2e_tests::{Dovecot, DovecotOptions, Exporter, wait_for};
+
+const BIN: &str = "dovecot-exporter";
+
+/// (metric, field) → (count, sum) from `doveadm stats dump`'s tab output.
+fn doveadm_table(out: &str) -> BTreeMap<(String, String), (f64, f64)> {
+    let mut lines = out.lines();
+    let header: Vec<&str> = lines.next().expect("header").split('\t').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).expect(name);
+    let (c, s) = (col("count"), col("sum"));
+    lines
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            let n = |i: usize| f[i].parse::<f64>().expect(l);
+            ((f[0].to_string(), f[1].to_string()), (n(c), n(s)))
+        })
+        .collect()
+}
+
+fn start_dovecot() -> Dovecot {
+    Dovecot::start(
+        DovecotOptions::new()
+            .imap()
+            .port("stats")
+            .config(STATS_METRICS),
+    )
+    .expect("start dovecot")
+}
+
+/// 2 + 2 successful logins (doveadm auth test, IMAP LOGIN), 1 failed; 2 SELECTs answering
+/// OK and 2 answering NO.
+fn traffic(dovecot: &Dovecot) {
+    for (user, password) in TEST_USERS {
+        assert!(dovecot.auth_test(user, password).unwrap());
+    }
+    assert!(!dovecot.auth_test(TEST_USERS[0].0, "wrong").unwrap());
+    for (user, password) in TEST_USERS {
+        dovecot.imap_session(user, password).unwrap();
+    }
+}
+
+fn scrape(e: &Exporter) -> Vec<ExpoSample> {
+    samples(&e.scrape(ACCEPT_TEXT).expect("scrape").text())
+}
+
+fn reader_tcp(dovecot: &Dovecot) -> String {
+    format!(
+        "--dovecot.stats-reader.address=127.0.0.1:{}",
+        dovecot.port("stats").unwrap()
+    )
+}
+
+fn config_flag(dovecot: &Dovecot) -> String {
+    format!("--dovecot.config={}", dovecot.config_path().display())
+}
+
+/// The series that come from Dovecot's metrics, not the exporter's own.
+fn stats_series(body: &str) -> BTreeMap<String, f64> {
+    series_map(body)
+        .into_iter()
+        .filter(|(k, _)| k.starts_with("dovecot_auth_") || k.starts_with("dovecot_imap_"))
+        .collect()
+}
+
+#[test]
+fn flat_and_labelled_series_equal_doveadm() {
+    let dovecot = start_dovecot();
+    traffic(&dovecot);
+    let dump = dovecot.settled_stats_dump().unwrap();
+    let want = doveadm_table(&dump);
+    let socket = dovecot.instance().run_dir().join("stats-reader");
+    let flat = Exporter::start(
+        BIN,
+        &[&format!(
+            "--dovecot.stats-reader.address={}",
+            socket.display()
+        )],
+    )
+    .unwrap();
+    let labelled = Exporter::start(BIN, &[&reader_tcp(&dovecot), &config_flag(&dovecot)]).unwrap();
+
+    // Flat: every row of doveadm's dump under its own name, counts and sums exact.
+    let f = scrape(&flat);
+    assert_eq!(value(&f, "dovecot_up", &[]), Some(1.0));
+    assert_eq!(value(&f, "dovecot_stats_labelled", &[]), Some(0.0));
+    let rows: std::collections::BTreeSet<&str> = want.keys().map(|(m, _)| m.as_str()).collect();
+    assert_eq!(
+        value(&f, "dovecot_stats_rows", &[]),
+        Some(rows.len() as f64)
+    );
+    for ((metric, field), (count, total)) in &want {
+        if field == "duration" {
+            let c = value(&f, &format!("dovecot_{metric}_total"), &[]);
+            assert_eq!(c, Some(*count), "{metric}");
+            let d = value(&f, &format!("dovecot_{metric}_duration_seconds_total"), &[]);
+            assert_eq!(d, Some(total / 1e6), "{metric}");
+        } else {
+            let v = value(&f, &format!("dovecot_{metric}_{field}_total"), &[]);
+            assert_eq!(v, Some(*total), "{metric} {field}");
+        }
+    }
+
+    // Labelled: the traffic, each event once, and the family sums are doveadm's roots.
+    let l = scrape(&labelled);
+    let root = |m: &str| want[&(m.to_string(), "duration".to_string())];
+    assert_eq!(value(&l, "dovecot_up", &[]), Some(1.0));
+    assert_eq!(value(&l, "dovecot_stats_labelled", &[]), Some(1.0));
+    assert_eq!(
+        value(&l, "dovecot_stats_metric_definitions", &[]),
+        Some(4.0)
+    );
+    assert_eq!(value(&l, "dovecot_stats_unmapped_rows", &[]), Some(0.0));
+    assert_eq!(value(&l, "dovecot_auth_success_total", &[]), Some(4.0));
+    assert_eq!(value(&l, "dovecot_auth_failures_total", &[]), Some(1.0));
+    let cmd = |c: &str, s: &str| {
+        value(
+            &l,
+            "dovecot_imap_command_total",
+            &[("cmd_name", c), ("tagged_reply_state", s)],
+        )
+    };
+    assert_eq!(cmd("SELECT", "OK"), Some(2.0));
+    assert_eq!(cmd("SELECT", "NO"), Some(2.0));
+    assert_eq!(cmd("LOGOUT", "OK"), Some(2.0));
+    assert_eq!(
+        sum(&l, "dovecot_imap_command_total", &[]),
+        root("imap_command").0
+    );
+    assert_eq!(
+        sum(&l, "dovecot_imap_command_bytes_in_total", &[]),
+        want[&("imap_command".to_string(), "bytes_in".to_string())].1
+    );
+    let latency = root("auth_latency");
+    assert_eq!(latency.0, 5.0);
+    assert_eq!(
+        value(&l, "dovecot_auth_latency_count", &[]),
+        Some(latency.0)
+    );
+    assert_eq!(
+        value(&l, "dovecot_auth_latency_bucket", &[("le", "+Inf")]),
+        Some(latency.0)
+    );
+    let sum_s = value(&l, "dovecot_auth_latency_sum", &[]).unwrap();
+    assert!((sum_s - latency.1 / 1e6).abs() < 1e-9, "{sum_s}");
+    assert_eq!(
+        value(
+            &l,
+            "dovecot_scrape_collector_success",
+            &[("collector", "stats")]
+        ),
+        Some(1.0)
+    );
+}
+
+#[test]
+fn doveadm_output_in_every_formatter_gives_the_readers_series() {
+    let dovecot = start_dovecot();
+    traffic(&dovecot);
+    dovecot.settled_stats_dump().unwrap();
+    let labelled = Exporter::start(BIN, &[&reader_tcp(&dovecot), &config_flag(&dovecot)]).unwrap();
+    let want = stats_series(&labelled.scrape(ACCEPT_TEXT).unwrap().text());
+    assert!(want.len() > 10, "{want:?}");
+    let conf = dovecot.config_path();
+    for formatter in ["tab", "table", "flow", "pager", "json"] {
+        let out = dovecot
+            .doveadm(&["-f", formatter, "stats", "dump"])
+            .unwrap();
+        let printed = run_binary(BIN, &["print", &config_flag(&dovecot)], out.as_bytes()).unwrap();
+        assert!(
+            printed.status.success(),
+            "{formatter}: {}",
+            String::from_utf8_lossy(&printed.stderr)
+        );
+        let stderr = String::from_utf8_lossy(&printed.stderr);
+        assert!(stderr.is_empty(), "{formatter}: {stderr}");
+        let got = stats_series(&String::from_utf8_lossy(&printed.stdout));
+        assert_eq!(got, want, "{formatter}:\n{out}");
+    }
+    // The same as the collector's command source.
+    let command = format!(
+        "--collector.stats.command=doveadm -c {} -f json stats dump",
+        conf.display()
+    );
+    let by_command = Exporter::start(
+        BIN,
+        &[
+            "--collector.stats.source=command",
+            &command,
+            &config_flag(&dovecot),
+        ],
+    )
+    .unwrap();
+    let got = stats_series(&by_command.scrape(ACCEPT_TEXT).unwrap().text());
+    assert_eq!(got, want);
+}
+
+#[test]
+fn a_reload_is_a_reset_and_a_stopped_daemon_is_down() {
+    let mut dovecot = start_dovecot();
+    traffic(&dovecot);
+    dovecot.settled_stats_dump().unwrap();
+    let e = Exporter::start(BIN, &[&reader_tcp(&dovecot), &config_flag(&dovecot)]).unwrap();
+    let before = scrape(&e);
+    assert_eq!(value(&before, "dovecot_auth_success_total", &[]), Some(4.0));
+    assert_eq!(value(&before, "dovecot_stats_resets_total", &[]), Some(0.0));
+    // doveadm reload restarts the stats process: every count starts from zero.
+    dovecot.doveadm(&["reload"]).unwrap();
+    wait_for("stats restarted", Duration::from_secs(20), || {
+        dovecot
+            .doveadm(&["stats", "dump"])
+            .is_ok_and(|d| doveadm_table(&d)[&("auth_success".into(), "duration".into())].0 == 0.0)
+    });
+    let after = scrape(&e);
+    assert_eq!(value(&after, "dovecot_up", &[]), Some(1.0));
+    assert_eq!(value(&after, "dovecot_auth_success_total", &[]), Some(0.0));
+    assert_eq!(value(&after, "dovecot_stats_resets_total", &[]), Some(1.0));
+    // Growth after the reset is no second reset.
+    assert!(dovecot.auth_test(TEST_USERS[0].0, TEST_USERS[0].1).unwrap());
+    wait_for("auth counted", Duration::from_secs(10), || {
+        value(&scrape(&e), "dovecot_auth_success_total", &[]) == Some(1.0)
+    });
+    assert_eq!(
+        value(&scrape(&e), "dovecot_stats_resets_total", &[]),
+        Some(1.0)
+    );
+
+    dovecot.stop().unwrap();
+    let down = scrape(&e);
+    assert_eq!(value(&down, "dovecot_up", &[]), Some(0.0));
+    assert_eq!(
+        value(
+            &down,
+            "dovecot_stats_read_errors_total",
+            &[("reason", "io")]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(
+            &down,
+            "dovecot_scrape_collector_success",
+            &[("collector", "stats")]
+        ),
+        Some(0.0)
+    );
+    // Its series are gone, not frozen at their last values.
+    assert_eq!(value(&down, "dovecot_auth_success_total", &[]), None);
+}
