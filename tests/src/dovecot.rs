@@ -137,6 +137,22 @@ impl DovecotOptions {
         self
     }
 
+    /// POP3 on 127.0.0.1:`@port:pop3@` (no pop3s).
+    pub fn pop3(self) -> Self {
+        self.protocol("pop3").port("pop3").config(
+            "service pop3-login {
+  inet_listener pop3 {
+    address = 127.0.0.1
+    port = @port:pop3@
+  }
+  inet_listener pop3s {
+    port = 0
+  }
+}
+",
+        )
+    }
+
     /// IMAP on 127.0.0.1:`@port:imap@` (no imaps); mail in maildirs under the temp dir.
     pub fn imap(self) -> Self {
         self.protocol("imap").port("imap").config(
@@ -427,6 +443,57 @@ impl Dovecot {
             }
         }
         Ok(())
+    }
+
+    /// An IMAP connection logged in as `user` and left open (the session lasts until the
+    /// stream is dropped).
+    pub fn imap_logged_in(&self, user: &str, password: &str) -> Result<TcpStream> {
+        let addr = self.imap_addr().context("no IMAP listener")?;
+        let s = TcpStream::connect(addr).context("connect imap")?;
+        s.set_read_timeout(Some(Duration::from_secs(10)))?;
+        let mut r = BufReader::new(s.try_clone()?);
+        let mut line = String::new();
+        r.read_line(&mut line)?;
+        write!(&s, "l1 LOGIN {user} {password}\r\n")?;
+        loop {
+            line.clear();
+            if r.read_line(&mut line)? == 0 {
+                bail!("imap login: connection closed");
+            }
+            if line.starts_with("l1 ") {
+                if !line.starts_with("l1 OK") {
+                    bail!("imap login: {line}");
+                }
+                return Ok(s);
+            }
+        }
+    }
+
+    /// A POP3 connection logged in as `user` (USER/PASS) and left open.
+    pub fn pop3_logged_in(&self, user: &str, password: &str) -> Result<TcpStream> {
+        let addr = self.addr("pop3")?;
+        let s = TcpStream::connect(addr).context("connect pop3")?;
+        s.set_read_timeout(Some(Duration::from_secs(10)))?;
+        let mut r = BufReader::new(s.try_clone()?);
+        let mut line = String::new();
+        for cmd in [
+            None,
+            Some(format!("USER {user}")),
+            Some(format!("PASS {password}")),
+        ] {
+            if let Some(c) = &cmd {
+                write!(&s, "{c}\r\n")?;
+            }
+            line.clear();
+            r.read_line(&mut line)?;
+            if !line.starts_with("+OK") {
+                bail!(
+                    "pop3 {:?}: {line}",
+                    cmd.as_deref().map(|c| c.split(' ').next())
+                );
+            }
+        }
+        Ok(s)
     }
 
     /// `doveadm stats dump` (tab formatter) once two reads 100 ms apart agree: the stats

@@ -262,3 +262,82 @@ fn a_reload_is_a_reset_and_a_stopped_daemon_is_down() {
     // Its series are gone, not frozen at their last values.
     assert_eq!(value(&down, "dovecot_auth_success_total", &[]), None);
 }
+
+/// protocol → sessions, from `doveadm who`'s grouped listing.
+fn who_sessions(out: &str) -> BTreeMap<String, f64> {
+    let mut m = BTreeMap::new();
+    for l in out.lines().skip(1).filter(|l| !l.trim().is_empty()) {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        *m.entry(f[2].to_string()).or_insert(0.0) += f[1].parse::<f64>().unwrap();
+    }
+    m
+}
+
+#[test]
+fn sessions_from_anvil_and_doveadm_who_equal_doveadm_who() {
+    let dovecot = Dovecot::start(DovecotOptions::new().imap().pop3()).expect("start dovecot");
+    let anvil = format!(
+        "--dovecot.anvil.address={}",
+        dovecot.instance().run_dir().join("anvil").display()
+    );
+    let command = format!(
+        "--collector.sessions.command=doveadm -c {} who",
+        dovecot.config_path().display()
+    );
+    let by_anvil = Exporter::start(BIN, &["--no-collector.stats", &anvil]).unwrap();
+    let by_who = Exporter::start(
+        BIN,
+        &[
+            "--no-collector.stats",
+            "--collector.sessions.source=command",
+            &command,
+        ],
+    )
+    .unwrap();
+    let sessions = |e: &Exporter| {
+        let s = scrape(e);
+        let g = |name: &str, p: &str| value(&s, name, &[("protocol", p)]).unwrap();
+        (
+            g("dovecot_sessions", "imap"),
+            g("dovecot_sessions", "pop3"),
+            g("dovecot_users", "imap"),
+            g("dovecot_users", "pop3"),
+            value(&s, "dovecot_unique_users", &[]).unwrap(),
+        )
+    };
+    for e in [&by_anvil, &by_who] {
+        assert_eq!(sessions(e), (0.0, 0.0, 0.0, 0.0, 0.0));
+    }
+    let [(alice, apw), (bob, bpw)] = TEST_USERS;
+    let held = vec![
+        dovecot.imap_logged_in(alice, apw).unwrap(),
+        dovecot.imap_logged_in(alice, apw).unwrap(),
+        dovecot.imap_logged_in(bob, bpw).unwrap(),
+        dovecot.pop3_logged_in(alice, apw).unwrap(),
+    ];
+    // Anvil learns of a session from the mail process a moment after the login reply.
+    wait_for("4 sessions in doveadm who", Duration::from_secs(10), || {
+        who_sessions(&dovecot.doveadm(&["who"]).unwrap())
+            .values()
+            .sum::<f64>()
+            == 4.0
+    });
+    let who = who_sessions(&dovecot.doveadm(&["who"]).unwrap());
+    assert_eq!(who["imap"], 3.0);
+    assert_eq!(who["pop3"], 1.0);
+    for e in [&by_anvil, &by_who] {
+        assert_eq!(sessions(e), (3.0, 1.0, 2.0, 1.0, 2.0));
+        assert_eq!(
+            value(
+                &scrape(e),
+                "dovecot_scrape_collector_success",
+                &[("collector", "sessions")]
+            ),
+            Some(1.0)
+        );
+    }
+    drop(held);
+    wait_for("sessions ended", Duration::from_secs(10), || {
+        sessions(&by_anvil) == (0.0, 0.0, 0.0, 0.0, 0.0)
+    });
+}

@@ -9,7 +9,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use dovecot_exporter::config::{self, GroupMethod, MetricDef};
-use dovecot_exporter::stats::{Dump, ReaderAddress, Stat, StatValues, StatsReader};
+use dovecot_exporter::stats::{Dump, Stat, StatValues, StatsReader};
+use dovecot_exporter::wire::Address;
 use e2e_tests::dovecot::{STATS_METRICS, TEST_USERS};
 use e2e_tests::{Dovecot, DovecotOptions};
 
@@ -73,11 +74,11 @@ fn dump_over_unix_and_tcp_equals_doveadm() {
         .unwrap();
 
     let stats = vec![Stat::Count, Stat::Sum, Stat::Min, Stat::Max, Stat::Avg];
-    let unix = ReaderAddress::Unix(dovecot.instance().run_dir().join("stats-reader"));
-    let tcp: ReaderAddress = format!("127.0.0.1:{}", dovecot.port("stats").unwrap())
+    let unix = Address::Unix(dovecot.instance().run_dir().join("stats-reader"));
+    let tcp: Address = format!("127.0.0.1:{}", dovecot.port("stats").unwrap())
         .parse()
         .unwrap_or_else(|e| match e {});
-    assert!(matches!(tcp, ReaderAddress::Tcp(_)));
+    assert!(matches!(tcp, Address::Tcp(_)));
     // The IMAP logins also went through auth; wait until the counts have settled.
     let want = table(&dovecot.settled_stats_dump().unwrap());
     for addr in [unix, tcp] {
@@ -91,7 +92,7 @@ fn dump_over_unix_and_tcp_equals_doveadm() {
     // The same dump with labels rebuilt from the daemon's own metric definitions.
     let defs = config::load(&dovecot.config_path()).unwrap_or_else(|e| panic!("{e}"));
     let d = StatsReader::new(
-        ReaderAddress::Unix(dovecot.instance().run_dir().join("stats-reader")),
+        Address::Unix(dovecot.instance().run_dir().join("stats-reader")),
         stats.clone(),
     )
     .dump(Duration::from_secs(5))

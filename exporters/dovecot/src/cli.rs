@@ -93,3 +93,49 @@ pub fn print_to_string(p: &PrintArgs) -> anyhow::Result<String> {
         common::negotiate::Format::Text004,
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+    use super::*;
+    use crate::collector::sessions::{SessionsArgs, SessionsSourceKind};
+    use crate::collector::stats::{StatsArgs, StatsSource};
+    use clap::FromArgMatches;
+
+    fn parse(args: &[&str]) -> (Args, common::cli::Selection) {
+        let mut v = vec!["dovecot-exporter"];
+        v.extend_from_slice(args);
+        common::cli::try_parse_from::<Args, _, _>(&crate::INFO, crate::COLLECTORS, v)
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn defaults_and_sources() {
+        let (a, on) = parse(&[]);
+        assert_eq!(a.web.listen_addresses, vec![":9166"]);
+        assert_eq!(on.enabled, vec!["stats", "sessions"]);
+        let s = StatsArgs::from_arg_matches(&on.matches).unwrap();
+        assert!(s.dovecot_config.is_none());
+        match s.source().unwrap() {
+            StatsSource::Reader(r) => assert_eq!(r.stats().len(), 2),
+            other => panic!("{other:?}"),
+        }
+        let (_, on) = parse(&[
+            "--collector.stats.source=command",
+            "--collector.stats.command=doveadm -f json stats dump",
+            "--collector.sessions.source=command",
+            "--dovecot.anvil.version=2.4",
+        ]);
+        let s = StatsArgs::from_arg_matches(&on.matches).unwrap();
+        match s.source().unwrap() {
+            StatsSource::Command(argv) => assert_eq!(argv.len(), 5),
+            other => panic!("{other:?}"),
+        }
+        let w = SessionsArgs::from_arg_matches(&on.matches).unwrap();
+        assert_eq!(w.sessions_source, SessionsSourceKind::Command);
+        let (_, on) = parse(&["--collector.stats.source=file"]);
+        let s = StatsArgs::from_arg_matches(&on.matches).unwrap();
+        let e = s.source().unwrap_err().to_string();
+        assert!(e.contains("--collector.stats.file"), "{e}");
+    }
+}

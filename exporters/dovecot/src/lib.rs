@@ -7,7 +7,9 @@
 pub mod cli;
 pub mod collector;
 pub mod config;
+pub mod sessions;
 pub mod stats;
+pub mod wire;
 
 use std::process::ExitCode;
 

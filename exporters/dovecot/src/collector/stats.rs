@@ -17,7 +17,8 @@ use crate::config::{self, MetricDef};
 use crate::stats::doveadm::parse_doveadm;
 use crate::stats::resets::ResetTracker;
 use crate::stats::series::to_metrics;
-use crate::stats::{DumpError, DumpRow, ReaderAddress, ReaderError, Stat, StatsReader};
+use crate::stats::{DumpError, DumpRow, Stat, StatsReader};
+use crate::wire::Address;
 
 /// The `stats` collector's entry in the exporter's list.
 pub const COLLECTOR: Spec<StatsArgs> = Spec {
@@ -47,20 +48,20 @@ pub struct StatsArgs {
         long = "dovecot.stats-reader.address",
         default_value = "/run/dovecot/stats-reader"
     )]
-    pub address: String,
+    pub stats_reader_address: String,
     /// A dovecot.conf (its `!include`s followed) or `doveconf -n` output with the `metric`
     /// definitions; without it DUMP names are exported flat.
     #[arg(long = "dovecot.config")]
-    pub config: Option<PathBuf>,
+    pub dovecot_config: Option<PathBuf>,
     /// Where the dump comes from.
     #[arg(long = "collector.stats.source", value_enum, default_value = "reader")]
-    pub source: StatsSourceKind,
+    pub stats_source: StatsSourceKind,
     /// Command for --collector.stats.source=command (split on white space).
     #[arg(long = "collector.stats.command", default_value = "doveadm stats dump")]
-    pub command: String,
+    pub stats_command: String,
     /// File for --collector.stats.source=file.
     #[arg(long = "collector.stats.file")]
-    pub file: Option<PathBuf>,
+    pub stats_file: Option<PathBuf>,
 }
 
 /// Where a dump is read.
@@ -77,19 +78,19 @@ pub enum StatsSource {
 impl StatsArgs {
     /// The source these flags describe.
     pub fn source(&self) -> anyhow::Result<StatsSource> {
-        Ok(match self.source {
+        Ok(match self.stats_source {
             StatsSourceKind::Reader => {
-                let addr: ReaderAddress = self
-                    .address
+                let addr: Address = self
+                    .stats_reader_address
                     .parse()
                     .map_err(|e| anyhow::anyhow!("--dovecot.stats-reader.address: {e}"))?;
                 StatsSource::Reader(StatsReader::new(addr, REQUESTED.to_vec()))
             }
             StatsSourceKind::Command => StatsSource::Command(
-                common::command::split(&self.command).context("--collector.stats.command")?,
+                common::command::split(&self.stats_command).context("--collector.stats.command")?,
             ),
             StatsSourceKind::File => StatsSource::File(
-                self.file
+                self.stats_file
                     .clone()
                     .context("--collector.stats.source=file needs --collector.stats.file")?,
             ),
@@ -102,23 +103,27 @@ pub const REQUESTED: [Stat; 2] = [Stat::Count, Stat::Sum];
 
 fn build(args: StatsArgs, setup: &mut Setup) -> anyhow::Result<()> {
     let source = args.source()?;
-    let defs = match &args.config {
+    let defs = match &args.dovecot_config {
         Some(path) => config::load(path)?,
         None => Vec::new(),
     };
     tracing::info!(
         source = ?source,
         definitions = defs.len(),
-        labelled = args.config.is_some(),
+        labelled = args.dovecot_config.is_some(),
         "stats collector enabled"
     );
-    if args.config.is_none() {
+    if args.dovecot_config.is_none() {
         tracing::warn!(
             "no --dovecot.config: Dovecot's statistics are exported under their flat DUMP names, without labels or histograms"
         );
     }
-    let c = Arc::new(StatsCollector::new(source, args.config.clone(), defs));
-    if let Some(path) = args.config {
+    let c = Arc::new(StatsCollector::new(
+        source,
+        args.dovecot_config.clone(),
+        defs,
+    ));
+    if let Some(path) = args.dovecot_config {
         let target = Arc::clone(&c);
         setup.add_reloadable(Arc::new(FnReloadable::new(
             format!("Dovecot metric definitions {}", path.display()),
@@ -153,6 +158,7 @@ pub struct StatsCollector {
     labelled: bool,
     defs: RwLock<Arc<Vec<MetricDef>>>,
     state: Mutex<State>,
+    failures: common::logging::FailureLog,
 }
 
 /// One dump, whichever source it came from.
@@ -177,16 +183,6 @@ impl ReadFailure {
     }
 }
 
-fn reader_reason(e: &ReaderError) -> &'static str {
-    match e {
-        ReaderError::Io { .. } => "io",
-        ReaderError::Timeout(_) => "timeout",
-        ReaderError::Version { .. } => "version",
-        ReaderError::Truncated(_) => "truncated",
-        ReaderError::TooLarge(_) => "too_large",
-    }
-}
-
 impl StatsCollector {
     /// A collector of `source`; `config` names the definitions' file (`None`: flat names).
     pub fn new(source: StatsSource, config: Option<PathBuf>, defs: Vec<MetricDef>) -> Self {
@@ -195,6 +191,7 @@ impl StatsCollector {
             labelled: config.is_some(),
             defs: RwLock::new(Arc::new(defs)),
             state: Mutex::default(),
+            failures: common::logging::FailureLog::new(),
         }
     }
 
@@ -215,7 +212,7 @@ impl StatsCollector {
                 let dump = tokio::task::spawn_blocking(move || reader.dump(timeout))
                     .await
                     .map_err(|e| ReadFailure::new("io", e))?
-                    .map_err(|e| ReadFailure::new(reader_reason(&e), e))?;
+                    .map_err(|e| ReadFailure::new(e.reason(), e))?;
                 Ok(Read {
                     rows: dump.rows,
                     stats: REQUESTED.to_vec(),
@@ -278,6 +275,7 @@ impl Collector for StatsCollector {
         let mut st = self.state();
         let up = match read {
             Ok(mut r) => {
+                self.failures.ok("Dovecot's statistics");
                 let obs = st.resets.observe(&mut r.rows, &r.stats);
                 if obs.reset {
                     st.resets_total += 1;
@@ -326,7 +324,8 @@ impl Collector for StatsCollector {
                 true
             }
             Err(f) => {
-                tracing::warn!(reason = f.reason, error = %format!("{:#}", f.error), "cannot read Dovecot's statistics");
+                self.failures
+                    .failed("Dovecot's statistics", &format!("{:#}", f.error));
                 let reason = READ_REASONS
                     .iter()
                     .find(|r| **r == f.reason)

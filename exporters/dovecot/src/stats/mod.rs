@@ -7,4 +7,4 @@ pub mod resets;
 pub mod series;
 
 pub use dump::{DumpError, DumpRow, Stat, StatValues, parse_dump, unescape};
-pub use reader::{Dump, ReaderAddress, ReaderError, StatsReader};
+pub use reader::{Dump, StatsReader};
