@@ -69,6 +69,29 @@ metric imap_command {
 }
 ";
 
+/// Old statistics (the 2.3 `old_stats` plugin and `old-stats` service) with an EXPORT
+/// listener on `127.0.0.1:@port:oldstats@`, refreshed every second, IMAP commands tracked.
+pub const OLD_STATS: &str = "
+mail_plugins = $mail_plugins old_stats
+protocol imap {
+  mail_plugins = $mail_plugins imap_old_stats
+}
+plugin {
+  old_stats_refresh = 1 secs
+  old_stats_track_cmds = yes
+}
+service old-stats {
+  fifo_listener old-stats-mail {
+    user = mail
+    mode = 0600
+  }
+  inet_listener {
+    address = 127.0.0.1
+    port = @port:oldstats@
+  }
+}
+";
+
 /// How long the start waits for the auth socket and the listeners.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 

@@ -341,3 +341,120 @@ fn sessions_from_anvil_and_doveadm_who_equal_doveadm_who() {
         sessions(&by_anvil) == (0.0, 0.0, 0.0, 0.0, 0.0)
     });
 }
+
+/// column → value of `doveadm oldstats dump SCOPE` for the row keyed `key` ("" for global).
+fn oldstats_dump(dovecot: &Dovecot, scope: &str, key: &str) -> BTreeMap<String, f64> {
+    let out = dovecot.doveadm(&["oldstats", "dump", scope]).unwrap();
+    let mut lines = out.lines().filter(|l| !l.is_empty());
+    let header: Vec<&str> = lines.next().expect("header").split('\t').collect();
+    let skip = usize::from(scope != "global");
+    let row = lines
+        .map(|l| l.split('\t').collect::<Vec<_>>())
+        .find(|c| skip == 0 || c[0] == key)
+        .unwrap_or_else(|| panic!("no {scope} row {key}: {out}"));
+    header
+        .iter()
+        .zip(&row)
+        .skip(skip)
+        .map(|(h, v)| (h.to_string(), v.parse::<f64>().unwrap()))
+        .collect()
+}
+
+#[test]
+fn old_stats_under_kumina_names_equal_doveadm_oldstats() {
+    let dovecot = Dovecot::start(
+        DovecotOptions::new()
+            .imap()
+            .port("oldstats")
+            .config(e2e_tests::dovecot::OLD_STATS),
+    )
+    .expect("start dovecot");
+    let [(alice, apw), (bob, bpw)] = TEST_USERS;
+    dovecot.imap_session(alice, apw).unwrap();
+    dovecot.imap_session(alice, apw).unwrap();
+    dovecot.imap_session(bob, bpw).unwrap();
+    wait_for("3 logins in old stats", Duration::from_secs(20), || {
+        oldstats_dump(&dovecot, "global", "")["num_logins"] == 3.0
+    });
+    let tcp = format!(
+        "--dovecot.socket-path=127.0.0.1:{}",
+        dovecot.port("oldstats").unwrap()
+    );
+    let unix = format!(
+        "--dovecot.socket-path={}",
+        dovecot.instance().run_dir().join("old-stats").display()
+    );
+    let kumina_like = Exporter::start(
+        BIN,
+        &[
+            "--no-collector.stats",
+            "--no-collector.sessions",
+            &tcp,
+            "--dovecot.scopes=global,user",
+        ],
+    )
+    .unwrap();
+    // Only global by default, over the unix socket.
+    let global_only = Exporter::start(BIN, &["--no-collector.sessions", &unix]).unwrap();
+    let global = oldstats_dump(&dovecot, "global", "");
+    let alice_row = oldstats_dump(&dovecot, "user", alice);
+    let k = scrape(&kumina_like);
+    let g = scrape(&global_only);
+    for s in [&k, &g] {
+        assert_eq!(value(s, "dovecot_up", &[("scope", "global")]), Some(1.0));
+        for (col, v) in &global {
+            assert_eq!(
+                value(s, &format!("dovecot_global_{col}"), &[]),
+                Some(*v),
+                "{col}"
+            );
+        }
+    }
+    assert_eq!(value(&k, "dovecot_global_num_logins", &[]), Some(3.0));
+    assert_eq!(value(&k, "dovecot_up", &[("scope", "user")]), Some(1.0));
+    assert_eq!(
+        value(&k, "dovecot_user_num_logins", &[("user", alice)]),
+        Some(2.0)
+    );
+    assert_eq!(
+        value(&k, "dovecot_user_num_logins", &[("user", bob)]),
+        Some(1.0)
+    );
+    for (col, v) in &alice_row {
+        assert_eq!(
+            value(&k, &format!("dovecot_user_{col}"), &[("user", alice)]),
+            Some(*v),
+            "{col}"
+        );
+    }
+    // Per-user series only when asked for.
+    assert!(g.iter().all(|s| !s.name.starts_with("dovecot_user_")));
+    // The stats collector is on there too, with no stats-reader to read: its unlabelled
+    // dovecot_up shares the family with the old stats' per-scope ones.
+    let up: Vec<(String, f64)> = g
+        .iter()
+        .filter(|s| s.name == "dovecot_up")
+        .map(|s| (s.label("scope").to_string(), s.value))
+        .collect();
+    assert_eq!(up, [(String::new(), 0.0), ("global".to_string(), 1.0)]);
+    // A socket that is not there: down, and the scrape still answers.
+    let missing = Exporter::start(
+        BIN,
+        &[
+            "--no-collector.stats",
+            "--no-collector.sessions",
+            "--dovecot.socket-path=/nonexistent/old-stats",
+        ],
+    )
+    .unwrap();
+    let m = scrape(&missing);
+    assert_eq!(value(&m, "dovecot_up", &[("scope", "global")]), Some(0.0));
+    assert_eq!(
+        value(
+            &m,
+            "dovecot_scrape_collector_success",
+            &[("collector", "oldstats")]
+        ),
+        Some(0.0)
+    );
+}

@@ -46,6 +46,24 @@ pub struct PrintArgs {
     pub input: Option<PathBuf>,
 }
 
+/// Turns the `oldstats` collector on when one of kumina/dovecot_exporter's flags was given
+/// (on the command line or in the environment) and it was not turned off explicitly, so
+/// kumina's command lines work unchanged.
+pub fn enable_by_kumina_flags(selection: &mut common::cli::Selection) {
+    use crate::collector::oldstats;
+    let name = oldstats::COLLECTOR.name;
+    let given = oldstats::ENABLING_FLAGS.iter().any(|id| {
+        matches!(
+            selection.matches.value_source(id),
+            Some(clap::parser::ValueSource::CommandLine | clap::parser::ValueSource::EnvVariable)
+        )
+    });
+    let off = selection.matches.get_flag(&format!("no-collector.{name}"));
+    if given && !off && !selection.enabled.contains(&name) {
+        selection.enabled.push(name);
+    }
+}
+
 /// Runs `print`.
 pub fn print(p: &PrintArgs) -> ExitCode {
     match print_to_string(p) {
@@ -133,6 +151,18 @@ mod tests {
         }
         let w = SessionsArgs::from_arg_matches(&on.matches).unwrap();
         assert_eq!(w.sessions_source, SessionsSourceKind::Command);
+        // kumina's flags turn the old stats on; --no-collector.oldstats wins.
+        let (_, mut on) = parse(&["--dovecot.scopes=global,user"]);
+        enable_by_kumina_flags(&mut on);
+        assert_eq!(on.enabled, vec!["stats", "sessions", "oldstats"]);
+        let o = crate::collector::oldstats::OldStatsArgs::from_arg_matches(&on.matches).unwrap();
+        assert_eq!(o.oldstats_scopes.len(), 2);
+        let (_, mut on) = parse(&["--dovecot.socket-path=/x", "--no-collector.oldstats"]);
+        enable_by_kumina_flags(&mut on);
+        assert_eq!(on.enabled, vec!["stats", "sessions"]);
+        let (_, mut on) = parse(&[]);
+        enable_by_kumina_flags(&mut on);
+        assert_eq!(on.enabled, vec!["stats", "sessions"]);
         let (_, on) = parse(&["--collector.stats.source=file"]);
         let s = StatsArgs::from_arg_matches(&on.matches).unwrap();
         let e = s.source().unwrap_err().to_string();

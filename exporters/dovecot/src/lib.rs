@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod collector;
 pub mod config;
+pub mod oldstats;
 pub mod sessions;
 pub mod stats;
 pub mod wire;
@@ -28,7 +29,8 @@ pub const INFO: ExporterInfo = ExporterInfo {
 
 /// Parses the flags, starts the collectors and serves until SIGTERM/SIGINT.
 pub async fn main_entry() -> ExitCode {
-    let (args, selection) = common::cli::parse::<cli::Args>(&INFO, COLLECTORS);
+    let (args, mut selection) = common::cli::parse::<cli::Args>(&INFO, COLLECTORS);
+    cli::enable_by_kumina_flags(&mut selection);
     common::logging::init(&args.log);
     if let Some(cli::Command::Print(p)) = &args.command {
         return cli::print(p);

@@ -1,10 +1,15 @@
 //! Collectors of the Dovecot exporter: one file per collector, each owning its name, its
 //! flags and how it is built, and one list of them.
 
+pub mod oldstats;
 pub mod sessions;
 pub mod stats;
 
 use common::CollectorDef;
 
 /// Every collector of the Dovecot exporter, in the order they are built and listed.
-pub const COLLECTORS: &[&dyn CollectorDef] = &[&stats::COLLECTOR, &sessions::COLLECTOR];
+pub const COLLECTORS: &[&dyn CollectorDef] = &[
+    &stats::COLLECTOR,
+    &sessions::COLLECTOR,
+    &oldstats::COLLECTOR,
+];
