@@ -458,3 +458,60 @@ fn old_stats_under_kumina_names_equal_doveadm_oldstats() {
         Some(0.0)
     );
 }
+
+#[test]
+fn service_status_equals_doveadm() {
+    let dovecot = Dovecot::start(DovecotOptions::new().imap()).expect("start dovecot");
+    // A session held open: imap runs a process that counts.
+    let _held = dovecot
+        .imap_logged_in(TEST_USERS[0].0, TEST_USERS[0].1)
+        .unwrap();
+    let conf = dovecot.config_path();
+    let command = |f: &str| {
+        format!(
+            "--collector.service.command=doveadm -c {} -f {f} service status",
+            conf.display()
+        )
+    };
+    let tab = dovecot
+        .doveadm(&["-f", "tab", "service", "status"])
+        .unwrap();
+    let mut lines = tab.lines();
+    let header: Vec<&str> = lines.next().unwrap().split('\t').collect();
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split('\t').collect()).collect();
+    let col = |n: &str| header.iter().position(|h| *h == n).unwrap();
+    let imap = rows.iter().find(|r| r[0] == "imap").expect("imap service");
+    assert_eq!(imap[col("process_count")], "1", "{tab}");
+    for f in ["pager", "json"] {
+        let e = Exporter::start(
+            BIN,
+            &[
+                "--no-collector.stats",
+                "--no-collector.sessions",
+                "--collector.service",
+                &command(f),
+            ],
+        )
+        .unwrap();
+        let s = scrape(&e);
+        assert_eq!(
+            value(&s, "dovecot_service_unreadable_records", &[]),
+            Some(0.0)
+        );
+        for r in &rows {
+            let l = [("service", r[0])];
+            for (key, metric) in [
+                ("process_count", "dovecot_service_processes"),
+                ("process_limit", "dovecot_service_process_limit"),
+                ("client_limit", "dovecot_service_client_limit"),
+                ("throttle_secs", "dovecot_service_throttle_seconds"),
+                ("process_total", "dovecot_service_processes_created_total"),
+            ] {
+                let want: f64 = r[col(key)].parse().unwrap();
+                assert_eq!(value(&s, metric, &l), Some(want), "{f} {} {key}", r[0]);
+            }
+            let listening = if r[col("listening")] == "y" { 1.0 } else { 0.0 };
+            assert_eq!(value(&s, "dovecot_service_listening", &l), Some(listening));
+        }
+    }
+}

@@ -7,7 +7,9 @@
 pub mod cli;
 pub mod collector;
 pub mod config;
+pub mod doveadm;
 pub mod oldstats;
+pub mod service;
 pub mod sessions;
 pub mod stats;
 pub mod wire;

@@ -2,6 +2,7 @@
 //! flags and how it is built, and one list of them.
 
 pub mod oldstats;
+pub mod service;
 pub mod sessions;
 pub mod stats;
 
@@ -12,4 +13,5 @@ pub const COLLECTORS: &[&dyn CollectorDef] = &[
     &stats::COLLECTOR,
     &sessions::COLLECTOR,
     &oldstats::COLLECTOR,
+    &service::COLLECTOR,
 ];

@@ -4,49 +4,11 @@
 //!
 //! doveadm prints one record per (metric, field): `metric_name`, `field` (`duration` or one
 //! of the metric's `fields`), then the statistics (`count sum min max avg median stddev %95`
-//! by default, or the `-f` list). The formatters lay the records out differently:
-//! - `tab` (the default for `stats dump`): a header line, then tab-separated records;
-//! - `table`: the same with space-padded columns (metric names never hold spaces: Dovecot
-//!   escapes sub-metric names);
-//! - `flow`: `metric_name=auth_success field=duration count=4 …`, one record per line;
-//! - `pager`: `key: value` lines, records separated by a form feed;
-//! - `json`: an array of objects, values as strings or numbers.
+//! by default, or the `-f` list), in any of its formatters ([`crate::doveadm`]; metric
+//! names never hold spaces, Dovecot escapes sub-metric names, so `table` splits safely).
 
 use super::dump::{DumpError, DumpRow, Stat, StatValues};
-
-/// The formatter a text came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Formatter {
-    /// `-f tab` (and the default).
-    Tab,
-    /// `-f table`.
-    Table,
-    /// `-f flow`.
-    Flow,
-    /// `-f pager`.
-    Pager,
-    /// `-f json`.
-    Json,
-}
-
-impl Formatter {
-    /// Recognises the formatter from the first non-blank line.
-    pub fn detect(text: &str) -> Formatter {
-        let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
-        let first = first.trim_start_matches('\x0c').trim_start();
-        if first.starts_with('[') {
-            Formatter::Json
-        } else if first.starts_with("metric_name=") {
-            Formatter::Flow
-        } else if first.starts_with("metric_name:") {
-            Formatter::Pager
-        } else if first.contains('\t') {
-            Formatter::Tab
-        } else {
-            Formatter::Table
-        }
-    }
-}
+use crate::doveadm::{Record, records};
 
 /// The rows of a doveadm dump, the statistics its columns hold, and the records that could
 /// not be read.
@@ -61,117 +23,9 @@ pub struct DoveadmDump {
     pub errors: Vec<DumpError>,
 }
 
-/// One record as key/value pairs, with the line it started on.
-type Record<'a> = (usize, Vec<(&'a str, &'a str)>);
-
 /// Reads `doveadm stats dump` output from any formatter.
 pub fn parse_doveadm(text: &str) -> Result<DoveadmDump, String> {
-    let owned;
-    let records: Vec<Record<'_>> = match Formatter::detect(text) {
-        Formatter::Json => {
-            owned = json_records(text)?;
-            owned
-                .iter()
-                .map(|(line, kv)| {
-                    (
-                        *line,
-                        kv.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect(),
-                    )
-                })
-                .collect()
-        }
-        Formatter::Flow => text
-            .lines()
-            .enumerate()
-            .filter(|(_, l)| !l.trim().is_empty())
-            .map(|(i, l)| {
-                let kv = l
-                    .split(' ')
-                    .filter(|t| !t.is_empty())
-                    .map(|t| t.split_once('=').unwrap_or((t, "")))
-                    .collect();
-                (i + 1, kv)
-            })
-            .collect(),
-        Formatter::Pager => pager_records(text),
-        f @ (Formatter::Tab | Formatter::Table) => columns(text, f)?,
-    };
-    Ok(assemble(&records))
-}
-
-fn columns(text: &str, f: Formatter) -> Result<Vec<Record<'_>>, String> {
-    fn split(l: &str, f: Formatter) -> Vec<&str> {
-        match f {
-            Formatter::Tab => l.split('\t').collect(),
-            _ => l.split_whitespace().collect(),
-        }
-    }
-    let mut lines = text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty());
-    let Some((_, header)) = lines.next() else {
-        return Ok(Vec::new());
-    };
-    let header = split(header, f);
-    if header.first() != Some(&"metric_name") {
-        return Err("the first line is not doveadm's header (metric_name field count …)".into());
-    }
-    Ok(lines
-        .map(|(i, l)| (i + 1, header.iter().copied().zip(split(l, f)).collect()))
-        .collect())
-}
-
-fn pager_records(text: &str) -> Vec<Record<'_>> {
-    let mut out: Vec<Record<'_>> = Vec::new();
-    let mut cur: Option<Record<'_>> = None;
-    for (i, raw) in text.lines().enumerate() {
-        let ff = raw.starts_with('\x0c');
-        let l = raw.trim_start_matches('\x0c').trim();
-        // A form feed, or a second metric_name, starts the next record.
-        if ff || l.starts_with("metric_name:") {
-            out.extend(cur.take().filter(|(_, kv)| !kv.is_empty()));
-        }
-        if l.is_empty() {
-            continue;
-        }
-        let rec = cur.get_or_insert_with(|| (i + 1, Vec::new()));
-        let (k, v) = l.split_once(':').unwrap_or((l, ""));
-        rec.1.push((k.trim(), v.trim()));
-    }
-    out.extend(cur.filter(|(_, kv)| !kv.is_empty()));
-    out
-}
-
-/// A JSON record with owned keys and values (numbers as their text).
-type OwnedRecord = (usize, Vec<(String, String)>);
-
-fn json_records(text: &str) -> Result<Vec<OwnedRecord>, String> {
-    let v: serde_json::Value =
-        serde_json::from_str(text).map_err(|e| format!("not doveadm's JSON: {e}"))?;
-    let serde_json::Value::Array(items) = v else {
-        return Err("doveadm's JSON is an array of records".into());
-    };
-    Ok(items
-        .into_iter()
-        .enumerate()
-        .map(|(i, item)| {
-            let kv = match item {
-                serde_json::Value::Object(m) => m
-                    .into_iter()
-                    .map(|(k, v)| {
-                        let v = match v {
-                            serde_json::Value::String(s) => s,
-                            other => other.to_string(),
-                        };
-                        (k, v)
-                    })
-                    .collect(),
-                _ => Vec::new(),
-            };
-            (i + 1, kv)
-        })
-        .collect())
+    Ok(assemble(&records(text, "metric_name")?))
 }
 
 /// Where a statistic goes in [`DoveadmDump::stats`]: doveadm's default order, then
@@ -191,7 +45,7 @@ fn rank(s: &Stat) -> f64 {
 
 /// Groups records into rows: consecutive records of one `metric_name` are one row, its
 /// `duration` record the row's duration and the others its fields.
-fn assemble(records: &[Record<'_>]) -> DoveadmDump {
+fn assemble(records: &[Record]) -> DoveadmDump {
     let mut out = DoveadmDump::default();
     // The statistics are the first record's columns, in one fixed order (JSON objects do
     // not keep theirs), so every formatter gives the same dump.
@@ -201,7 +55,7 @@ fn assemble(records: &[Record<'_>]) -> DoveadmDump {
         out.stats.dedup();
     }
     for (line, kv) in records {
-        let get = |key: &str| kv.iter().find(|(k, _)| *k == key).map(|(_, v)| *v);
+        let get = |key: &str| kv.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
         let (Some(name), Some(field)) = (get("metric_name"), get("field")) else {
             out.errors.push(DumpError {
                 line: *line,
@@ -293,7 +147,10 @@ imap_command_SELECT_NO\tduration\t3\t219\t71\t75\t73.00\t73\t1.63\t75
         let tab = parse_doveadm(TAB).unwrap();
         check(&tab);
         let table: String = TAB.replace('\t', "   ");
-        assert_eq!(Formatter::detect(&table), Formatter::Table);
+        assert_eq!(
+            crate::doveadm::Formatter::detect(&table, "metric_name"),
+            crate::doveadm::Formatter::Table
+        );
         assert_eq!(parse_doveadm(&table).unwrap(), tab);
         let mut lines = TAB.lines();
         let header: Vec<&str> = lines.next().unwrap().split('\t').collect();
@@ -315,7 +172,10 @@ imap_command_SELECT_NO\tduration\t3\t219\t71\t75\t73.00\t73\t1.63\t75
                 format!("{kv}\x0c\n")
             })
             .collect();
-        assert_eq!(Formatter::detect(&pager), Formatter::Pager);
+        assert_eq!(
+            crate::doveadm::Formatter::detect(&pager, "metric_name"),
+            crate::doveadm::Formatter::Pager
+        );
         assert_eq!(parse_doveadm(&pager).unwrap(), tab);
         let json: Vec<String> = recs
             .iter()
