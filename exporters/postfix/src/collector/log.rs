@@ -3,12 +3,10 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
-use common::cli::parse_duration;
 use common::collector::{Setup, Spec};
-use common::follow::{FollowOptions, Source};
+use common::follow::{FollowArgs, FollowOptions, Source};
 use common::reload::{Commit, FnReloadable};
 
 use crate::logmetrics::{LogMetrics, LogMetricsOptions};
@@ -60,14 +58,9 @@ pub struct MaillogArgs {
     /// Mail log file to follow (kumina compatible); see --collector.log.source for other inputs.
     #[arg(long = "postfix.logfile_path", default_value = "/var/log/mail.log")]
     pub logfile_path: PathBuf,
-    /// Log input instead of --postfix.logfile_path: /path, file:PATH, fifo:PATH, - (stdin),
-    /// udp://HOST:PORT or unixgram:PATH (syslog datagrams, RFC 3164 or 5424). Repeatable:
-    /// several sources (say two instances' files) feed the same counters.
-    #[arg(long = "collector.log.source", action = clap::ArgAction::Append)]
-    pub log_source: Vec<String>,
-    /// Read an existing log file from its beginning instead of its end.
-    #[arg(long = "collector.log.from-beginning")]
-    pub from_beginning: bool,
+    /// Log inputs and how they are read (`--collector.log.*`).
+    #[command(flatten)]
+    pub follow: FollowArgs,
     /// Log every unsupported line at info level (kumina compatible; debug level otherwise).
     #[arg(long = "log.unsupported")]
     pub log_unsupported: bool,
@@ -83,55 +76,18 @@ pub struct MaillogArgs {
     /// Extra syslog_name values that are Postfix (besides `postfix` and `postfix-*`), comma-separated.
     #[arg(long = "collector.log.syslog-names", value_delimiter = ',')]
     pub syslog_names: Vec<String>,
-    /// Longest log line accepted; longer lines are cut and counted.
-    #[arg(long = "collector.log.max-line-bytes", default_value_t = 64 * 1024)]
-    pub max_line_bytes: usize,
-    /// Where logrotate's copytruncate leaves the copy (`{}` is the log path, one `*` any
-    /// text); repeatable. On truncation the rest of the old content is read from it.
-    #[arg(long = "collector.log.rotated-copy", action = clap::ArgAction::Append, default_values_t = common::follow::DEFAULT_ROTATED_COPIES.map(String::from))]
-    pub rotated_copies: Vec<String>,
-    /// How often a log file at its end (or not there yet) is looked at again.
-    #[arg(long = "collector.log.poll-interval", default_value = "250ms", value_parser = parse_duration)]
-    pub poll_interval: Duration,
 }
 
 impl MaillogArgs {
-    /// The log sources these flags describe (at least one).
+    /// The log sources these flags describe (at least one): --collector.log.source, or
+    /// --postfix.logfile_path when none is given.
     pub fn sources(&self) -> anyhow::Result<Vec<Source>> {
-        let parsed: Vec<Source> = if self.log_source.is_empty() {
-            vec![Source::File {
-                path: self.logfile_path.clone(),
-                from_beginning: false,
-            }]
-        } else {
-            self.log_source
-                .iter()
-                .map(|s| {
-                    s.parse::<Source>()
-                        .with_context(|| format!("--collector.log.source={s}"))
-                })
-                .collect::<anyhow::Result<_>>()?
-        };
-        Ok(parsed
-            .into_iter()
-            .map(|src| match src {
-                Source::File { path, .. } => Source::File {
-                    path,
-                    from_beginning: self.from_beginning,
-                },
-                other => other,
-            })
-            .collect())
+        self.follow.sources(Some(&self.logfile_path))
     }
 
     /// How each follower reads.
     pub fn follow_options(&self) -> FollowOptions {
-        FollowOptions {
-            max_line_bytes: self.max_line_bytes.max(256),
-            poll_interval: self.poll_interval.max(Duration::from_millis(1)),
-            log_unsupported: self.log_unsupported,
-            rotated_copies: self.rotated_copies.clone(),
-        }
+        self.follow.options(self.log_unsupported)
     }
 
     /// The log metrics options these flags describe (reads the rules and master.cf files).
