@@ -118,6 +118,8 @@ pub struct DovecotOptions {
     pub ports: Vec<String>,
     /// Config blocks appended verbatim after the defaults, rendered by [`Instance::render`].
     pub config: Vec<String>,
+    /// Extra passwd-file fields per user (`nologin`, `userdb_quota_rule=*:storage=1k`).
+    pub extra_fields: Vec<(String, String)>,
 }
 
 impl DovecotOptions {
@@ -130,6 +132,32 @@ impl DovecotOptions {
     pub fn user(mut self, name: &str, password: &str) -> Self {
         self.users.push((name.to_string(), password.to_string()));
         self
+    }
+
+    /// Gives `user` extra passwd-file fields (space-separated, as the passwd-file's eighth
+    /// column has them): `nologin` disables the login, `userdb_quota_rule=…` sets a quota.
+    pub fn extra_fields(mut self, user: &str, fields: &str) -> Self {
+        self.extra_fields
+            .push((user.to_string(), fields.to_string()));
+        self
+    }
+
+    /// LMTP on 127.0.0.1:`@port:lmtp@`, with the quota plugin (maildir quota; limits come
+    /// from per-user `userdb_quota_rule` fields) so deliveries can be refused for quota.
+    pub fn lmtp(self) -> Self {
+        self.protocol("lmtp").port("lmtp").config(
+            "service lmtp {
+  inet_listener lmtp {
+    address = 127.0.0.1
+    port = @port:lmtp@
+  }
+}
+mail_plugins = $mail_plugins quota
+plugin {
+  quota = maildir:User quota
+}
+",
+        )
     }
 
     /// Stores the passwords with `scheme`.
@@ -303,7 +331,13 @@ impl Dovecot {
                     .to_string(),
             };
             // user:password:uid:gid:gecos:home:shell:extra (uid, gid, home from default_fields).
-            passwd.push_str(&format!("{user}:{stored}::::::\n"));
+            let extra: Vec<&str> = opts
+                .extra_fields
+                .iter()
+                .filter(|(u, _)| u == user)
+                .map(|(_, f)| f.as_str())
+                .collect();
+            passwd.push_str(&format!("{user}:{stored}::::::{}\n", extra.join(" ")));
         }
         inst.write_config("users", &passwd)?;
 

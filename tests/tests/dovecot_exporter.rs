@@ -515,3 +515,134 @@ fn service_status_equals_doveadm() {
         }
     }
 }
+
+#[test]
+fn log_counters_equal_the_traffic_python_clients_made() {
+    let [(alice, apw), (bob, bpw)] = TEST_USERS;
+    let (carol, dave) = ("carol@test.local", "dave@test.local");
+    let dovecot = Dovecot::start(
+        DovecotOptions::new()
+            .imap()
+            .pop3()
+            .lmtp()
+            .user(carol, "carol-pw")
+            .extra_fields(carol, "userdb_quota_rule=*:storage=1k")
+            .user(dave, "dave-pw")
+            .extra_fields(dave, "nologin"),
+    )
+    .expect("start dovecot");
+    let log = dovecot.log_path().unwrap().to_path_buf();
+    let e = Exporter::start(
+        BIN,
+        &[
+            "--no-collector.stats",
+            "--no-collector.sessions",
+            &format!("--collector.log.source={}", log.display()),
+            "--collector.log.from-beginning",
+        ],
+    )
+    .unwrap();
+    let cfg = serde_json::json!({
+        "ok": [alice, apw], "pop": [bob, bpw], "quota_user": carol,
+        "disabled": [dave, "dave-pw"], "unknown": "nobody@test.local",
+    });
+    let out = std::process::Command::new(e2e_tests::tools::venv_python().unwrap())
+        .arg(e2e_tests::exporter::workspace_root().join("tests/python/dovecot_traffic.py"))
+        .args([
+            dovecot.port("imap").unwrap().to_string(),
+            dovecot.port("pop3").unwrap().to_string(),
+            dovecot.port("lmtp").unwrap().to_string(),
+            cfg.to_string(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let replies: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let want_replies = serde_json::json!({
+        "unknown_rcpt": 550, "quota": 552, "select": "OK", "wrong_password": "NO",
+        "unknown_user": "NO", "disabled": "NO", "sasl_abort": "BAD", "pop_messages": 2,
+        "pop_wrong_password": "-ERR",
+    });
+    assert_eq!(replies, want_replies);
+    // Every line the daemon wrote has been read (the last ones come with the POP3 client's
+    // disconnect), and none of them is unsupported.
+    let lines_in_log = || std::fs::read_to_string(&log).unwrap().lines().count() as f64;
+    wait_for("the whole log read", Duration::from_secs(15), || {
+        let s = scrape(&e);
+        let n = lines_in_log();
+        sum(&s, "dovecot_log_lines_total", &[]) == n
+            && value(
+                &s,
+                "dovecot_login_failures_total",
+                &[("protocol", "pop3"), ("reason", "no_auth_attempts")],
+            ) == Some(1.0)
+    });
+    let s = scrape(&e);
+    assert_eq!(
+        sum(&s, "dovecot_log_lines_unsupported_total", &[]),
+        0.0,
+        "{}",
+        std::fs::read_to_string(&log).unwrap()
+    );
+    let v = |name: &str, l: &[(&str, &str)]| value(&s, name, l).unwrap_or(0.0);
+    let imap = ("protocol", "imap");
+    let pop3 = ("protocol", "pop3");
+    assert_eq!(v("dovecot_logins_total", &[imap]), 1.0);
+    assert_eq!(v("dovecot_logins_total", &[pop3]), 1.0);
+    for (proto, reason, n) in [
+        (imap, "auth_failed", 2.0),
+        (imap, "internal_failure", 1.0),
+        (imap, "no_auth_attempts", 1.0),
+        (imap, "sasl_aborted", 1.0),
+        (pop3, "auth_failed", 1.0),
+        (pop3, "no_auth_attempts", 1.0),
+    ] {
+        assert_eq!(
+            v("dovecot_login_failures_total", &[proto, ("reason", reason)]),
+            n,
+            "{proto:?} {reason}"
+        );
+    }
+    assert_eq!(sum(&s, "dovecot_login_failures_total", &[]), 7.0);
+    assert_eq!(v("dovecot_login_failed_auth_attempts_total", &[imap]), 2.0);
+    assert_eq!(v("dovecot_login_failed_auth_attempts_total", &[pop3]), 1.0);
+    // Two wrong passwords; unknown users: one IMAP login and one LMTP recipient.
+    assert_eq!(
+        v(
+            "dovecot_auth_failures_total",
+            &[("reason", "password_mismatch")]
+        ),
+        2.0
+    );
+    assert_eq!(
+        v("dovecot_auth_failures_total", &[("reason", "unknown_user")]),
+        2.0
+    );
+    assert_eq!(
+        v("dovecot_logouts_total", &[imap, ("reason", "logged_out")]),
+        1.0
+    );
+    assert_eq!(
+        v("dovecot_logouts_total", &[pop3, ("reason", "logged_out")]),
+        1.0
+    );
+    let lmtp = ("service", "lmtp");
+    assert_eq!(
+        v("dovecot_deliveries_total", &[lmtp, ("result", "delivered")]),
+        2.0
+    );
+    assert_eq!(
+        v(
+            "dovecot_deliveries_total",
+            &[lmtp, ("result", "quota_exceeded")]
+        ),
+        1.0
+    );
+    assert_eq!(sum(&s, "dovecot_deliveries_total", &[]), 3.0);
+    assert_eq!(v("dovecot_quota_exceeded_total", &[lmtp]), 1.0);
+    assert_eq!(v("dovecot_master_starts_total", &[]), 1.0);
+}

@@ -131,7 +131,7 @@ mod tests {
     fn defaults_and_sources() {
         let (a, on) = parse(&[]);
         assert_eq!(a.web.listen_addresses, vec![":9166"]);
-        assert_eq!(on.enabled, vec!["stats", "sessions"]);
+        assert_eq!(on.enabled, vec!["stats", "sessions", "log"]);
         let s = StatsArgs::from_arg_matches(&on.matches).unwrap();
         assert!(s.dovecot_config.is_none());
         match s.source().unwrap() {
@@ -154,15 +154,15 @@ mod tests {
         // kumina's flags turn the old stats on; --no-collector.oldstats wins.
         let (_, mut on) = parse(&["--dovecot.scopes=global,user"]);
         enable_by_kumina_flags(&mut on);
-        assert_eq!(on.enabled, vec!["stats", "sessions", "oldstats"]);
+        assert_eq!(on.enabled, vec!["stats", "sessions", "log", "oldstats"]);
         let o = crate::collector::oldstats::OldStatsArgs::from_arg_matches(&on.matches).unwrap();
         assert_eq!(o.oldstats_scopes.len(), 2);
         let (_, mut on) = parse(&["--dovecot.socket-path=/x", "--no-collector.oldstats"]);
         enable_by_kumina_flags(&mut on);
-        assert_eq!(on.enabled, vec!["stats", "sessions"]);
+        assert_eq!(on.enabled, vec!["stats", "sessions", "log"]);
         let (_, mut on) = parse(&[]);
         enable_by_kumina_flags(&mut on);
-        assert_eq!(on.enabled, vec!["stats", "sessions"]);
+        assert_eq!(on.enabled, vec!["stats", "sessions", "log"]);
         let (_, on) = parse(&["--collector.stats.source=file"]);
         let s = StatsArgs::from_arg_matches(&on.matches).unwrap();
         let e = s.source().unwrap_err().to_string();

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod collector;
 pub mod config;
 pub mod doveadm;
+pub mod log;
 pub mod oldstats;
 pub mod service;
 pub mod sessions;

@@ -1,6 +1,7 @@
 //! Collectors of the Dovecot exporter: one file per collector, each owning its name, its
 //! flags and how it is built, and one list of them.
 
+pub mod log;
 pub mod oldstats;
 pub mod service;
 pub mod sessions;
@@ -12,6 +13,7 @@ use common::CollectorDef;
 pub const COLLECTORS: &[&dyn CollectorDef] = &[
     &stats::COLLECTOR,
     &sessions::COLLECTOR,
+    &log::COLLECTOR,
     &oldstats::COLLECTOR,
     &service::COLLECTOR,
 ];
