@@ -577,7 +577,7 @@ fn log_counters_equal_the_traffic_python_clients_made() {
         sum(&s, "dovecot_log_lines_total", &[]) == n
             && value(
                 &s,
-                "dovecot_login_failures_total",
+                "dovecot_log_login_failures_total",
                 &[("protocol", "pop3"), ("reason", "no_auth_attempts")],
             ) == Some(1.0)
     });
@@ -591,8 +591,8 @@ fn log_counters_equal_the_traffic_python_clients_made() {
     let v = |name: &str, l: &[(&str, &str)]| value(&s, name, l).unwrap_or(0.0);
     let imap = ("protocol", "imap");
     let pop3 = ("protocol", "pop3");
-    assert_eq!(v("dovecot_logins_total", &[imap]), 1.0);
-    assert_eq!(v("dovecot_logins_total", &[pop3]), 1.0);
+    assert_eq!(v("dovecot_log_logins_total", &[imap]), 1.0);
+    assert_eq!(v("dovecot_log_logins_total", &[pop3]), 1.0);
     for (proto, reason, n) in [
         (imap, "auth_failed", 2.0),
         (imap, "internal_failure", 1.0),
@@ -602,47 +602,68 @@ fn log_counters_equal_the_traffic_python_clients_made() {
         (pop3, "no_auth_attempts", 1.0),
     ] {
         assert_eq!(
-            v("dovecot_login_failures_total", &[proto, ("reason", reason)]),
+            v(
+                "dovecot_log_login_failures_total",
+                &[proto, ("reason", reason)]
+            ),
             n,
             "{proto:?} {reason}"
         );
     }
-    assert_eq!(sum(&s, "dovecot_login_failures_total", &[]), 7.0);
-    assert_eq!(v("dovecot_login_failed_auth_attempts_total", &[imap]), 2.0);
-    assert_eq!(v("dovecot_login_failed_auth_attempts_total", &[pop3]), 1.0);
+    assert_eq!(sum(&s, "dovecot_log_login_failures_total", &[]), 7.0);
+    assert_eq!(
+        v("dovecot_log_login_failed_auth_attempts_total", &[imap]),
+        2.0
+    );
+    assert_eq!(
+        v("dovecot_log_login_failed_auth_attempts_total", &[pop3]),
+        1.0
+    );
     // Two wrong passwords; unknown users: one IMAP login and one LMTP recipient.
     assert_eq!(
         v(
-            "dovecot_auth_failures_total",
+            "dovecot_log_auth_failures_total",
             &[("reason", "password_mismatch")]
         ),
         2.0
     );
     assert_eq!(
-        v("dovecot_auth_failures_total", &[("reason", "unknown_user")]),
-        2.0
-    );
-    assert_eq!(
-        v("dovecot_logouts_total", &[imap, ("reason", "logged_out")]),
-        1.0
-    );
-    assert_eq!(
-        v("dovecot_logouts_total", &[pop3, ("reason", "logged_out")]),
-        1.0
-    );
-    let lmtp = ("service", "lmtp");
-    assert_eq!(
-        v("dovecot_deliveries_total", &[lmtp, ("result", "delivered")]),
+        v(
+            "dovecot_log_auth_failures_total",
+            &[("reason", "unknown_user")]
+        ),
         2.0
     );
     assert_eq!(
         v(
-            "dovecot_deliveries_total",
+            "dovecot_log_logouts_total",
+            &[imap, ("reason", "logged_out")]
+        ),
+        1.0
+    );
+    assert_eq!(
+        v(
+            "dovecot_log_logouts_total",
+            &[pop3, ("reason", "logged_out")]
+        ),
+        1.0
+    );
+    let lmtp = ("service", "lmtp");
+    assert_eq!(
+        v(
+            "dovecot_log_deliveries_total",
+            &[lmtp, ("result", "delivered")]
+        ),
+        2.0
+    );
+    assert_eq!(
+        v(
+            "dovecot_log_deliveries_total",
             &[lmtp, ("result", "quota_exceeded")]
         ),
         1.0
     );
-    assert_eq!(sum(&s, "dovecot_deliveries_total", &[]), 3.0);
-    assert_eq!(v("dovecot_quota_exceeded_total", &[lmtp]), 1.0);
-    assert_eq!(v("dovecot_master_starts_total", &[]), 1.0);
+    assert_eq!(sum(&s, "dovecot_log_deliveries_total", &[]), 3.0);
+    assert_eq!(v("dovecot_log_quota_exceeded_total", &[lmtp]), 1.0);
+    assert_eq!(v("dovecot_log_master_starts_total", &[]), 1.0);
 }

@@ -163,6 +163,9 @@ mod tests {
         let (_, mut on) = parse(&[]);
         enable_by_kumina_flags(&mut on);
         assert_eq!(on.enabled, vec!["stats", "sessions", "log"]);
+        use crate::collector::stats::reserved_name;
+        assert!(reserved_name("log_logins") && reserved_name("up") && reserved_name("stats_x"));
+        assert!(!reserved_name("imap_command") && !reserved_name("auth_failures"));
         let (_, on) = parse(&["--collector.stats.source=file"]);
         let s = StatsArgs::from_arg_matches(&on.matches).unwrap();
         let e = s.source().unwrap_err().to_string();

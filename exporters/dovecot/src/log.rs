@@ -1,4 +1,5 @@
-//! Counters from Dovecot's log: logins and logouts per protocol, login failures and auth
+//! Counters from Dovecot's log (all named `dovecot_log_*`, apart from the names a `metric`
+//! definition can take): logins and logouts per protocol, login failures and auth
 //! failures by reason, LMTP/LDA deliveries, quota refusals, warnings and errors. It works
 //! on installs that define no statistics at all.
 //!
@@ -253,37 +254,37 @@ impl LogMetrics {
     /// Registers the families under `dovecot_`.
     pub fn register(&self, r: &mut Registry) {
         r.register(
-            "dovecot_logins",
+            "dovecot_log_logins",
             "Successful logins by protocol (login process `Login:` lines)",
             self.logins.clone(),
         );
         r.register(
-            "dovecot_login_failures",
+            "dovecot_log_login_failures",
             "Clients a login process disconnected before they logged in, by protocol and reason",
             self.login_failures.clone(),
         );
         r.register(
-            "dovecot_login_failed_auth_attempts",
+            "dovecot_log_login_failed_auth_attempts",
             "Failed authentication attempts of clients that never logged in (the N of `auth failed, N attempts`)",
             self.failed_attempts.clone(),
         );
         r.register(
-            "dovecot_logouts",
+            "dovecot_log_logouts",
             "Ends of logged-in sessions by protocol and reason (logged_out, connection_closed, inactivity, shutdown, other)",
             self.logouts.clone(),
         );
         r.register(
-            "dovecot_auth_failures",
+            "dovecot_log_auth_failures",
             "Authentication failures the auth process logged (auth_verbose), by reason",
             self.auth_failures.clone(),
         );
         r.register(
-            "dovecot_deliveries",
+            "dovecot_log_deliveries",
             "LMTP and LDA deliveries by service and result (delivered, forwarded, discarded, rejected, quota_exceeded, failed)",
             self.deliveries.clone(),
         );
         r.register(
-            "dovecot_quota_exceeded",
+            "dovecot_log_quota_exceeded",
             "Lines reporting a quota refusal, by service",
             self.quota.clone(),
         );
@@ -293,12 +294,12 @@ impl LogMetrics {
             self.problems.clone(),
         );
         r.register(
-            "dovecot_proxy_sessions",
+            "dovecot_log_proxy_sessions",
             "Proxied logins (director or proxy passdb) by protocol and result (started, failed)",
             self.proxy.clone(),
         );
         r.register(
-            "dovecot_master_starts",
+            "dovecot_log_master_starts",
             "Times the master logged that it started",
             self.starts.clone(),
         );

@@ -101,12 +101,43 @@ impl StatsArgs {
 /// What the exporter asks the stats-reader for: counters and histograms need only these.
 pub const REQUESTED: [Stat; 2] = [Stat::Count, Stat::Sum];
 
+/// Metric-name prefixes and names the exporter's other collectors use: a Dovecot `metric`
+/// called so would put its series into their families.
+const RESERVED_PREFIXES: [&str; 8] = [
+    "log_",
+    "stats_",
+    "service_",
+    "oldstats_",
+    "scrape_",
+    "exporter_",
+    "config_",
+    "director_",
+];
+const RESERVED_NAMES: [&str; 4] = ["up", "sessions", "users", "unique_users"];
+
+/// Whether a `metric` definition's name collides with the exporter's own metrics.
+pub fn reserved_name(name: &str) -> bool {
+    RESERVED_NAMES.contains(&name) || RESERVED_PREFIXES.iter().any(|p| name.starts_with(p))
+}
+
+fn warn_reserved(defs: &[MetricDef]) {
+    for d in defs.iter().filter(|d| reserved_name(&d.name)) {
+        tracing::warn!(
+            metric = %d.name,
+            file = %d.origin.0.display(),
+            line = d.origin.1,
+            "this Dovecot metric's name is one the exporter uses for its own metrics; rename it, or its series mix with them"
+        );
+    }
+}
+
 fn build(args: StatsArgs, setup: &mut Setup) -> anyhow::Result<()> {
     let source = args.source()?;
     let defs = match &args.dovecot_config {
         Some(path) => config::load(path)?,
         None => Vec::new(),
     };
+    warn_reserved(&defs);
     tracing::info!(
         source = ?source,
         definitions = defs.len(),
@@ -129,6 +160,7 @@ fn build(args: StatsArgs, setup: &mut Setup) -> anyhow::Result<()> {
             format!("Dovecot metric definitions {}", path.display()),
             move || {
                 let defs = config::load(&path)?;
+                warn_reserved(&defs);
                 let target = Arc::clone(&target);
                 Ok(Box::new(move || target.set_definitions(defs)) as Commit)
             },

@@ -34,7 +34,7 @@ fn prefixes_of_file_syslog_stderr_and_daemontools() {
         let (m, out) = feed(line);
         assert_eq!(out, [LineOutcome::Recognised], "{line}");
         assert_eq!(
-            get(&render(&m), "dovecot_logins_total{protocol=\"imap\"}"),
+            get(&render(&m), "dovecot_log_logins_total{protocol=\"imap\"}"),
             1.0,
             "{line}"
         );
@@ -71,75 +71,78 @@ fn the_real_daemons_traffic_log_counts_what_the_traffic_did() {
     assert!(unsupported.is_empty(), "{unsupported:#?}");
     let t = render(&m);
     let want = [
-        ("dovecot_logins_total{protocol=\"imap\"}", 2.0),
-        ("dovecot_logins_total{protocol=\"pop3\"}", 2.0),
+        ("dovecot_log_logins_total{protocol=\"imap\"}", 2.0),
+        ("dovecot_log_logins_total{protocol=\"pop3\"}", 2.0),
         (
-            "dovecot_login_failures_total{protocol=\"imap\",reason=\"auth_failed\"}",
+            "dovecot_log_login_failures_total{protocol=\"imap\",reason=\"auth_failed\"}",
             3.0,
         ),
         (
-            "dovecot_login_failures_total{protocol=\"pop3\",reason=\"auth_failed\"}",
+            "dovecot_log_login_failures_total{protocol=\"pop3\",reason=\"auth_failed\"}",
             2.0,
         ),
         (
-            "dovecot_login_failures_total{protocol=\"imap\",reason=\"internal_failure\"}",
+            "dovecot_log_login_failures_total{protocol=\"imap\",reason=\"internal_failure\"}",
             2.0,
         ),
         (
-            "dovecot_login_failures_total{protocol=\"imap\",reason=\"no_auth_attempts\"}",
+            "dovecot_log_login_failures_total{protocol=\"imap\",reason=\"no_auth_attempts\"}",
             1.0,
         ),
         (
-            "dovecot_login_failures_total{protocol=\"pop3\",reason=\"no_auth_attempts\"}",
+            "dovecot_log_login_failures_total{protocol=\"pop3\",reason=\"no_auth_attempts\"}",
             1.0,
         ),
         (
-            "dovecot_login_failures_total{protocol=\"imap\",reason=\"sasl_aborted\"}",
+            "dovecot_log_login_failures_total{protocol=\"imap\",reason=\"sasl_aborted\"}",
             1.0,
         ),
         (
-            "dovecot_login_failures_total{protocol=\"pop3\",reason=\"plaintext_disallowed\"}",
+            "dovecot_log_login_failures_total{protocol=\"pop3\",reason=\"plaintext_disallowed\"}",
             1.0,
         ),
         (
-            "dovecot_login_failed_auth_attempts_total{protocol=\"imap\"}",
+            "dovecot_log_login_failed_auth_attempts_total{protocol=\"imap\"}",
             3.0,
         ),
         (
-            "dovecot_login_failed_auth_attempts_total{protocol=\"pop3\"}",
+            "dovecot_log_login_failed_auth_attempts_total{protocol=\"pop3\"}",
             2.0,
         ),
         (
-            "dovecot_auth_failures_total{reason=\"password_mismatch\"}",
+            "dovecot_log_auth_failures_total{reason=\"password_mismatch\"}",
             3.0,
         ),
-        ("dovecot_auth_failures_total{reason=\"unknown_user\"}", 2.0),
         (
-            "dovecot_logouts_total{protocol=\"imap\",reason=\"logged_out\"}",
-            1.0,
-        ),
-        (
-            "dovecot_logouts_total{protocol=\"imap\",reason=\"connection_closed\"}",
-            1.0,
-        ),
-        (
-            "dovecot_logouts_total{protocol=\"pop3\",reason=\"logged_out\"}",
-            1.0,
-        ),
-        (
-            "dovecot_logouts_total{protocol=\"pop3\",reason=\"connection_closed\"}",
-            1.0,
-        ),
-        (
-            "dovecot_deliveries_total{service=\"lmtp\",result=\"delivered\"}",
+            "dovecot_log_auth_failures_total{reason=\"unknown_user\"}",
             2.0,
         ),
         (
-            "dovecot_deliveries_total{service=\"lmtp\",result=\"quota_exceeded\"}",
+            "dovecot_log_logouts_total{protocol=\"imap\",reason=\"logged_out\"}",
             1.0,
         ),
-        ("dovecot_quota_exceeded_total{service=\"lmtp\"}", 1.0),
-        ("dovecot_master_starts_total", 1.0),
+        (
+            "dovecot_log_logouts_total{protocol=\"imap\",reason=\"connection_closed\"}",
+            1.0,
+        ),
+        (
+            "dovecot_log_logouts_total{protocol=\"pop3\",reason=\"logged_out\"}",
+            1.0,
+        ),
+        (
+            "dovecot_log_logouts_total{protocol=\"pop3\",reason=\"connection_closed\"}",
+            1.0,
+        ),
+        (
+            "dovecot_log_deliveries_total{service=\"lmtp\",result=\"delivered\"}",
+            2.0,
+        ),
+        (
+            "dovecot_log_deliveries_total{service=\"lmtp\",result=\"quota_exceeded\"}",
+            1.0,
+        ),
+        ("dovecot_log_quota_exceeded_total{service=\"lmtp\"}", 1.0),
+        ("dovecot_log_master_starts_total", 1.0),
     ];
     for (series, v) in want {
         assert_eq!(get(&t, series), v, "{series}\n{t}");
@@ -166,41 +169,44 @@ Nov 16 11:00:20 server dovecot: imap(u): Info: Something nobody has seen
     let (m, out) = feed(text);
     let t = render(&m);
     assert_eq!(
-        get(&t, "dovecot_auth_failures_total{reason=\"unknown_user\"}"),
+        get(
+            &t,
+            "dovecot_log_auth_failures_total{reason=\"unknown_user\"}"
+        ),
         2.0
     );
     assert_eq!(
         get(
             &t,
-            "dovecot_auth_failures_total{reason=\"password_mismatch\"}"
+            "dovecot_log_auth_failures_total{reason=\"password_mismatch\"}"
         ),
         1.0
     );
     assert_eq!(
         get(
             &t,
-            "dovecot_login_failed_auth_attempts_total{protocol=\"imap\"}"
+            "dovecot_log_login_failed_auth_attempts_total{protocol=\"imap\"}"
         ),
         4.0
     );
     assert_eq!(
         get(
             &t,
-            "dovecot_login_failures_total{protocol=\"pop3\",reason=\"plaintext_disallowed\"}"
+            "dovecot_log_login_failures_total{protocol=\"pop3\",reason=\"plaintext_disallowed\"}"
         ),
         1.0
     );
     assert_eq!(
         get(
             &t,
-            "dovecot_deliveries_total{service=\"lmtp\",result=\"delivered\"}"
+            "dovecot_log_deliveries_total{service=\"lmtp\",result=\"delivered\"}"
         ),
         1.0
     );
     assert_eq!(
         get(
             &t,
-            "dovecot_logouts_total{protocol=\"imap\",reason=\"logged_out\"}"
+            "dovecot_log_logouts_total{protocol=\"imap\",reason=\"logged_out\"}"
         ),
         1.0
     );
@@ -218,7 +224,7 @@ Nov 16 11:00:20 server dovecot: imap(u): Info: Something nobody has seen
         ),
         1.0
     );
-    assert_eq!(get(&t, "dovecot_master_starts_total"), 1.0);
+    assert_eq!(get(&t, "dovecot_log_master_starts_total"), 1.0);
     let unsupported: Vec<&LineOutcome> = out
         .iter()
         .filter(|o| matches!(o, LineOutcome::Unsupported(_)))
