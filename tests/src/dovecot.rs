@@ -120,6 +120,12 @@ pub struct DovecotOptions {
     pub config: Vec<String>,
     /// Extra passwd-file fields per user (`nologin`, `userdb_quota_rule=*:storage=1k`).
     pub extra_fields: Vec<(String, String)>,
+    /// The address every listener binds (`@listen@` in config blocks); 127.0.0.1 by default.
+    pub listen: Option<std::net::Ipv4Addr>,
+    /// Leave out the passwd-file passdb and userdb (a director brings its own).
+    pub no_default_auth: bool,
+    /// Fixed ports, besides the reserved ones, that the start waits for.
+    pub fixed_ports: Vec<u16>,
 }
 
 impl DovecotOptions {
@@ -131,6 +137,26 @@ impl DovecotOptions {
     /// Adds a user with a known password (no `:` or newline; the passwd-file splits on them).
     pub fn user(mut self, name: &str, password: &str) -> Self {
         self.users.push((name.to_string(), password.to_string()));
+        self
+    }
+
+    /// Binds every listener to `ip` instead of 127.0.0.1 (another loopback address, for a
+    /// second backend). Config blocks write the address as `@listen@`.
+    pub fn listen(mut self, ip: std::net::Ipv4Addr) -> Self {
+        self.listen = Some(ip);
+        self
+    }
+
+    /// Leaves out the default passwd-file passdb and userdb; the config blocks bring theirs.
+    pub fn no_default_auth(mut self) -> Self {
+        self.no_default_auth = true;
+        self
+    }
+
+    /// Waits at start for a port chosen by the caller (written literally in a config
+    /// block), on the listen address.
+    pub fn fixed_port(mut self, port: u16) -> Self {
+        self.fixed_ports.push(port);
         self
     }
 
@@ -193,7 +219,7 @@ plugin {
         self.protocol("pop3").port("pop3").config(
             "service pop3-login {
   inet_listener pop3 {
-    address = 127.0.0.1
+    address = @listen@
     port = @port:pop3@
   }
   inet_listener pop3s {
@@ -209,7 +235,7 @@ plugin {
         self.protocol("imap").port("imap").config(
             "service imap-login {
   inet_listener imap {
-    address = 127.0.0.1
+    address = @listen@
     port = @port:imap@
   }
   inet_listener imaps {
@@ -230,7 +256,7 @@ base_dir = @run_dir@
 state_dir = @dir@/state
 log_path = @log_dir@/dovecot.log
 protocols = @PROTOCOLS@
-listen = 127.0.0.1
+listen = @listen@
 ssl = no
 # Tests authenticate in clear over loopback (smtpd and IMAP without TLS).
 disable_plaintext_auth = no
@@ -242,16 +268,7 @@ auth_failure_delay = 0
 mail_location = maildir:~/Maildir
 # Mail processes run as Debian's `mail` user (uid 8), below the default limit of 500.
 first_valid_uid = 1
-passdb {
-  driver = passwd-file
-  args = @config_dir@/users
-}
-userdb {
-  driver = passwd-file
-  args = @config_dir@/users
-  default_fields = uid=mail gid=mail home=@dir@/mail/%u
-}
-service auth {
+@AUTH@service auth {
   unix_listener auth-smtp {
     mode = 0666
   }
@@ -262,6 +279,20 @@ service anvil {
   unix_listener anvil-auth-penalty {
     mode = 0
   }
+}
+";
+
+/// The passdb and userdb of every instance: the passwd-file with [`TEST_USERS`] and
+/// [`DovecotOptions::user`]'s; left out by [`DovecotOptions::no_default_auth`].
+const AUTH_CONFIG: &str = "\
+passdb {
+  driver = passwd-file
+  args = @config_dir@/users
+}
+userdb {
+  driver = passwd-file
+  args = @config_dir@/users
+  default_fields = uid=mail gid=mail home=@dir@/mail/%u
 }
 ";
 
@@ -289,11 +320,20 @@ impl Dovecot {
         } else {
             opts.protocols.join(" ")
         };
-        let mut config = BASE_CONFIG.replace("@PROTOCOLS@", &protocols);
+        let auth = if opts.no_default_auth {
+            ""
+        } else {
+            AUTH_CONFIG
+        };
+        let mut config = BASE_CONFIG
+            .replace("@PROTOCOLS@", &protocols)
+            .replace("@AUTH@", auth);
         for block in &opts.config {
             config.push('\n');
             config.push_str(block);
         }
+        let listen = opts.listen.unwrap_or(std::net::Ipv4Addr::LOCALHOST);
+        let config = config.replace("@listen@", &listen.to_string());
         let mut inst = builder.config_file("dovecot.conf", &config).build()?;
         // Homes are created on first login by the `mail` user.
         {
@@ -347,11 +387,12 @@ impl Dovecot {
         inst.spawn("dovecot-master", cmd)
             .context("starting dovecot (apt-get install dovecot-core)")?;
         let socket = inst.run_dir().join(AUTH_SOCKET);
-        let ports: Vec<u16> = opts
+        let mut ports: Vec<u16> = opts
             .ports
             .iter()
             .map(|k| inst.port(k))
             .collect::<Result<_>>()?;
+        ports.extend(&opts.fixed_ports);
         let what = format!(
             "auth socket {} and listeners on {ports:?}",
             socket.display()
@@ -359,7 +400,7 @@ impl Dovecot {
         // Listening, not connectable: a test connection would be a line in the log and a
         // count in Dovecot's stats that an exporter test would then have to allow for.
         inst.wait_until(&what, START_TIMEOUT, |_| {
-            socket.exists() && ports.iter().all(|p| net::tcp_listening(*p))
+            socket.exists() && ports.iter().all(|p| net::tcp_listening_on(listen, *p))
         })?;
         Ok(Dovecot { users, inst })
     }
@@ -471,6 +512,11 @@ impl Dovecot {
     pub fn imap_session(&self, user: &str, password: &str) -> Result<()> {
         let addr = self.imap_addr().context("no IMAP listener")?;
         let s = TcpStream::connect(addr).context("connect imap")?;
+        Self::imap_session_on(&s, user, password)
+    }
+
+    /// [`Dovecot::imap_session`] on a connection made by the caller (to a proxy, say).
+    pub fn imap_session_on(s: &TcpStream, user: &str, password: &str) -> Result<()> {
         s.set_read_timeout(Some(Duration::from_secs(10)))?;
         let mut r = BufReader::new(s.try_clone()?);
         let mut w = s;

@@ -64,14 +64,26 @@ pub fn tcp_open(addr: SocketAddr) -> bool {
 /// `/proc/net/tcp` without connecting: a probe connection would show in the daemon's log
 /// and in its connection counters.
 pub fn tcp_listening(port: u16) -> bool {
+    tcp_listening_on(std::net::Ipv4Addr::LOCALHOST, port)
+}
+
+/// As [`tcp_listening`], on IPv4 address `ip` (or on all addresses).
+pub fn tcp_listening_on(ip: std::net::Ipv4Addr, port: u16) -> bool {
     let Ok(table) = std::fs::read_to_string("/proc/net/tcp") else {
         return false;
     };
     // Lines: `sl local_address rem_address st ...`, addresses as hex `IP:PORT`, IP in host
     // byte order (127.0.0.1 is 0100007F on little-endian machines), state 0A = LISTEN.
+    let o = ip.octets();
     let wanted = [
-        format!("0100007F:{port:04X}"),
-        format!("7F000001:{port:04X}"),
+        format!(
+            "{:02X}{:02X}{:02X}{:02X}:{port:04X}",
+            o[3], o[2], o[1], o[0]
+        ),
+        format!(
+            "{:02X}{:02X}{:02X}{:02X}:{port:04X}",
+            o[0], o[1], o[2], o[3]
+        ),
         format!("00000000:{port:04X}"),
     ];
     table.lines().skip(1).any(|l| {

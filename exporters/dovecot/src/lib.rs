@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod collector;
 pub mod config;
+pub mod director;
 pub mod doveadm;
 pub mod log;
 pub mod oldstats;

@@ -1,6 +1,7 @@
 //! Collectors of the Dovecot exporter: one file per collector, each owning its name, its
 //! flags and how it is built, and one list of them.
 
+pub mod director;
 pub mod log;
 pub mod oldstats;
 pub mod service;
@@ -16,4 +17,5 @@ pub const COLLECTORS: &[&dyn CollectorDef] = &[
     &log::COLLECTOR,
     &oldstats::COLLECTOR,
     &service::COLLECTOR,
+    &director::COLLECTOR,
 ];
