@@ -137,6 +137,7 @@ pub struct Setup {
     followers: Vec<FollowHandle>,
     current: &'static str,
     sources: Vec<SourceMetrics>,
+    procfs: std::path::PathBuf,
 }
 
 impl std::fmt::Debug for Setup {
@@ -152,6 +153,11 @@ impl Setup {
     /// The metric namespace (e.g. `postfix`).
     pub fn namespace(&self) -> &'static str {
         self.info.namespace
+    }
+
+    /// The procfs mount the exporter reads processes from (`--path.procfs`).
+    pub fn procfs(&self) -> &std::path::Path {
+        &self.procfs
     }
 
     /// The long-lived registry, for metrics updated outside scrapes (log counters).
@@ -259,6 +265,7 @@ impl Exporter {
             followers: Vec::new(),
             current: "",
             sources: Vec::new(),
+            procfs: process.procfs.clone(),
         };
         if selection.enabled.is_empty() {
             tracing::warn!(

@@ -94,6 +94,42 @@ pub fn parse_watch(spec: &str) -> anyhow::Result<Watch> {
     })
 }
 
+/// The command line of every process under procfs `root` but this one, as `(pid, text)`
+/// with the arguments joined by spaces: what `ps -o args` shows, so a daemon's process
+/// title (Dovecot's `dovecot/imap-login [3 connections]`) reads as it set it. Processes
+/// that vanish while listed, and kernel threads (empty command lines), are left out.
+pub fn command_lines(root: &Path) -> std::io::Result<Vec<(u32, String)>> {
+    let own = std::process::id();
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(root)?.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid == own {
+            continue;
+        }
+        let Ok(raw) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        // A process that rewrote its title may leave NULs or padding after it.
+        let text: String = String::from_utf8_lossy(&raw)
+            .split('\0')
+            .filter(|a| !a.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ");
+        let text = text.trim_end().to_string();
+        if !text.is_empty() {
+            out.push((pid, text));
+        }
+    }
+    out.sort_unstable_by_key(|(pid, _)| *pid);
+    Ok(out)
+}
+
 /// Reads a pid file (Postfix pads the number with spaces); `None` when absent or invalid.
 fn read_pid_file(path: &Path) -> Option<u32> {
     match std::fs::read_to_string(path) {
@@ -396,6 +432,33 @@ fn parse_btime(text: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn command_lines_read_titles_from_a_procfs_tree() {
+        let dir = tempfile::tempdir().unwrap();
+        let put = |pid: &str, cmdline: &[u8]| {
+            let d = dir.path().join(pid);
+            std::fs::create_dir_all(&d).unwrap();
+            std::fs::write(d.join("cmdline"), cmdline).unwrap();
+        };
+        put("12", b"dovecot/imap-login [127.0.0.1 pre-login]\0\0\0   ");
+        put("7", b"/usr/sbin/dovecot\0-c\0/etc/dovecot/dovecot.conf\0");
+        put("9", b"");
+        put("self", b"x");
+        std::fs::create_dir_all(dir.path().join("13")).unwrap();
+        let got = command_lines(dir.path()).unwrap();
+        assert_eq!(
+            got,
+            [
+                (
+                    7,
+                    "/usr/sbin/dovecot -c /etc/dovecot/dovecot.conf".to_string()
+                ),
+                (12, "dovecot/imap-login [127.0.0.1 pre-login]".to_string()),
+            ]
+        );
+        assert!(command_lines(&dir.path().join("missing")).is_err());
+    }
 
     #[test]
     fn watch_specs() {

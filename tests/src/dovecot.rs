@@ -126,6 +126,8 @@ pub struct DovecotOptions {
     pub no_default_auth: bool,
     /// Fixed ports, besides the reserved ones, that the start waits for.
     pub fixed_ports: Vec<u16>,
+    /// `instance_name` (process titles are `dovecot-<name>/…`); `e2e-dovecot` by default.
+    pub instance_name: Option<String>,
 }
 
 impl DovecotOptions {
@@ -144,6 +146,13 @@ impl DovecotOptions {
     /// second backend). Config blocks write the address as `@listen@`.
     pub fn listen(mut self, ip: std::net::Ipv4Addr) -> Self {
         self.listen = Some(ip);
+        self
+    }
+
+    /// Sets `instance_name`, so this instance's process titles (`dovecot-<name>/imap`) can be
+    /// told from those of other tests' instances.
+    pub fn instance_name(mut self, name: &str) -> Self {
+        self.instance_name = Some(name.to_string());
         self
     }
 
@@ -251,7 +260,7 @@ plugin {
 const BASE_CONFIG: &str = "\
 # Written by the e2e-tests harness (tests/src/dovecot.rs); /etc/dovecot is not read.
 # instance_name tells these processes from a system Dovecot's in ps.
-instance_name = e2e-dovecot
+instance_name = @INSTANCE@
 base_dir = @run_dir@
 state_dir = @dir@/state
 log_path = @log_dir@/dovecot.log
@@ -327,7 +336,11 @@ impl Dovecot {
         };
         let mut config = BASE_CONFIG
             .replace("@PROTOCOLS@", &protocols)
-            .replace("@AUTH@", auth);
+            .replace("@AUTH@", auth)
+            .replace(
+                "@INSTANCE@",
+                opts.instance_name.as_deref().unwrap_or("e2e-dovecot"),
+            );
         for block in &opts.config {
             config.push('\n');
             config.push_str(block);

@@ -667,3 +667,87 @@ fn log_counters_equal_the_traffic_python_clients_made() {
     assert_eq!(v("dovecot_log_quota_exceeded_total", &[lmtp]), 1.0);
     assert_eq!(v("dovecot_log_master_starts_total", &[]), 1.0);
 }
+
+/// service → processes of instance `name`, from `ps -eo args`.
+fn ps_services(name: &str) -> BTreeMap<String, f64> {
+    let out = std::process::Command::new("ps")
+        .args(["-eo", "args"])
+        .output()
+        .unwrap();
+    let prefix = format!("dovecot-{name}/");
+    let mut m = BTreeMap::new();
+    for l in String::from_utf8_lossy(&out.stdout).lines() {
+        if let Some(rest) = l.trim().strip_prefix(&prefix) {
+            let svc = rest.split(' ').next().unwrap().to_string();
+            *m.entry(svc).or_insert(0.0) += 1.0;
+        }
+    }
+    m
+}
+
+#[test]
+fn process_titles_equal_ps() {
+    let name = format!("e2e-pt{}", std::process::id());
+    let dovecot = Dovecot::start(
+        DovecotOptions::new()
+            .instance_name(&name)
+            .imap()
+            .pop3()
+            .config("verbose_proctitle = yes\n"),
+    )
+    .expect("start dovecot");
+    let [(alice, apw), (bob, bpw)] = TEST_USERS;
+    let _held = [
+        dovecot.imap_logged_in(alice, apw).unwrap(),
+        dovecot.imap_logged_in(bob, bpw).unwrap(),
+        dovecot.pop3_logged_in(alice, apw).unwrap(),
+    ];
+    // A client at the login prompt.
+    let mut pre = std::net::TcpStream::connect(dovecot.imap_addr().unwrap()).unwrap();
+    let mut greeting = [0u8; 64];
+    std::io::Read::read(&mut pre, &mut greeting).unwrap();
+    let e = Exporter::start(
+        BIN,
+        &[
+            "--no-collector.stats",
+            "--no-collector.sessions",
+            "--no-collector.log",
+            "--collector.proctitle",
+            &format!("--dovecot.instance-name={name}"),
+        ],
+    )
+    .unwrap();
+    wait_for("titles settled", Duration::from_secs(10), || {
+        let s = scrape(&e);
+        let ours: BTreeMap<String, f64> = s
+            .iter()
+            .filter(|x| x.name == "dovecot_processes")
+            .map(|x| (x.label("service").to_string(), x.value))
+            .collect();
+        ours == ps_services(&name)
+            && value(&s, "dovecot_processes", &[("service", "imap")]) == Some(2.0)
+            && value(
+                &s,
+                "dovecot_process_login_clients",
+                &[("protocol", "imap"), ("state", "pre_login")],
+            ) == Some(1.0)
+    });
+    let s = scrape(&e);
+    assert_eq!(
+        value(&s, "dovecot_processes", &[("service", "pop3")]),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(&s, "dovecot_process_unreadable_titles", &[]),
+        Some(0.0)
+    );
+    assert!(
+        value(&s, "dovecot_process_connections", &[("service", "stats")]).is_some(),
+        "{:?}",
+        ps_services(&name)
+    );
+    assert_eq!(
+        value(&s, "dovecot_process_auth_requests", &[("state", "wait")]),
+        Some(0.0)
+    );
+}

@@ -11,6 +11,7 @@ pub mod director;
 pub mod doveadm;
 pub mod log;
 pub mod oldstats;
+pub mod proctitle;
 pub mod service;
 pub mod sessions;
 pub mod stats;

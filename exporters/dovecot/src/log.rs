@@ -19,8 +19,8 @@ use prometheus_client::registry::Registry;
 
 use common::follow::{LineHandler, LineOutcome};
 
-/// Services kept as label values; others are `other`.
-const SERVICES: [&str; 28] = [
+/// Services kept as label values (here and in process titles); others are `other`.
+pub const SERVICES: [&str; 28] = [
     "master",
     "auth",
     "auth-worker",
@@ -51,10 +51,11 @@ const SERVICES: [&str; 28] = [
     "quota-status",
 ];
 
-/// Protocols of login and mail processes kept as label values.
-const PROTOCOLS: [&str; 4] = ["imap", "pop3", "submission", "managesieve"];
+/// Protocols of login and mail processes kept as label values (here and in process titles).
+pub const PROTOCOLS: [&str; 4] = ["imap", "pop3", "submission", "managesieve"];
 
-fn bounded<'a>(s: &'a str, set: &[&'static str]) -> &'a str {
+/// `s` when `set` has it, else `other`: label values stay bounded.
+pub fn bounded<'a>(s: &'a str, set: &[&'static str]) -> &'a str {
     if set.contains(&s) { s } else { "other" }
 }
 
@@ -78,7 +79,7 @@ pub struct LogMetrics {
 }
 
 /// Why a login process gave up on a client before it logged in.
-pub const LOGIN_FAILURE_REASONS: [&str; 12] = [
+pub const LOGIN_FAILURE_REASONS: [&str; 13] = [
     "auth_failed",
     "no_auth_attempts",
     "sasl_aborted",
@@ -90,12 +91,13 @@ pub const LOGIN_FAILURE_REASONS: [&str; 12] = [
     "authorization_failed",
     "auth_not_ready",
     "inactivity",
+    "proxy_failed",
     "other",
 ];
 
 /// Classifies the text of a login process's `Disconnected` line.
 pub fn login_failure_reason(text: &str) -> &'static str {
-    const RULES: [(&str, &str); 12] = [
+    const RULES: [(&str, &str); 13] = [
         ("(auth failed", "auth_failed"),
         ("(no auth attempts", "no_auth_attempts"),
         ("(client didn't finish sasl auth", "sasl_aborted"),
@@ -117,6 +119,7 @@ pub fn login_failure_reason(text: &str) -> &'static str {
         ("(authorization failed", "authorization_failed"),
         ("(disconnected before auth was ready", "auth_not_ready"),
         ("inactivity", "inactivity"),
+        ("(proxy dest", "proxy_failed"),
     ];
     let lower = text.to_ascii_lowercase();
     RULES
@@ -372,6 +375,7 @@ impl LogMetrics {
             return true;
         }
         if let Some(rest) = text.strip_prefix("proxy(") {
+            let rest = rest.to_ascii_lowercase();
             let result = if rest.contains("started proxying") {
                 Some("started")
             } else if rest.contains("failed") {

@@ -4,6 +4,7 @@
 pub mod director;
 pub mod log;
 pub mod oldstats;
+pub mod proctitle;
 pub mod service;
 pub mod sessions;
 pub mod stats;
@@ -18,4 +19,5 @@ pub const COLLECTORS: &[&dyn CollectorDef] = &[
     &oldstats::COLLECTOR,
     &service::COLLECTOR,
     &director::COLLECTOR,
+    &proctitle::COLLECTOR,
 ];

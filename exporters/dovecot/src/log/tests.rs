@@ -282,3 +282,30 @@ fn login_failure_reasons_from_the_source_list() {
         assert!(LOGIN_FAILURE_REASONS.contains(&want));
     }
 }
+
+#[test]
+fn a_directors_proxy_lines() {
+    let text = "\
+Dec 02 16:10:36 imap-login: Info: proxy(alice@example.test,127.0.0.3:21243): Started proxying to <127.0.0.3> (0.020 secs): user=<alice@example.test>, method=PLAIN, rip=127.0.0.1, lip=127.0.0.1, secured, session=<5Gkj4qhhhq9/AAAB>
+Dec 02 16:10:36 imap-login: Info: proxy(alice@example.test,127.0.0.3:21243): Disconnected by server (0s idle, in=264, out=1081): user=<alice@example.test>, method=PLAIN, rip=127.0.0.1, lip=127.0.0.1, secured, session=<5Gkj4qhhhq9/AAAB>
+Dec 02 16:11:02 imap-login: Info: proxy(ivan@example.test,127.0.0.3:21243): Login failed: [AUTHENTICATIONFAILED] Authentication failed.: user=<ivan@example.test>, method=PLAIN, rip=127.0.0.1, lip=127.0.0.1, secured, session=<KlTj7KhhJqp/AAAB>
+Dec 02 16:11:02 imap-login: Info: Disconnected: Connection closed (proxy dest auth failed): user=<ivan@example.test>, method=PLAIN, rip=127.0.0.1, lip=127.0.0.1, secured, session=<KlTj7KhhJqp/AAAB>
+";
+    let (m, out) = feed(text);
+    assert!(out.iter().all(|o| *o == LineOutcome::Recognised), "{out:?}");
+    let t = render(&m);
+    let p = |r: &str| {
+        get(
+            &t,
+            &format!("dovecot_log_proxy_sessions_total{{protocol=\"imap\",result=\"{r}\"}}"),
+        )
+    };
+    assert_eq!((p("started"), p("failed")), (1.0, 1.0));
+    assert_eq!(
+        get(
+            &t,
+            "dovecot_log_login_failures_total{protocol=\"imap\",reason=\"proxy_failed\"}"
+        ),
+        1.0
+    );
+}
