@@ -518,7 +518,6 @@ fn service_status_equals_doveadm() {
 
 #[test]
 fn log_counters_equal_the_traffic_python_clients_made() {
-    let [(alice, apw), (bob, bpw)] = TEST_USERS;
     let (carol, dave) = ("carol@test.local", "dave@test.local");
     let dovecot = Dovecot::start(
         DovecotOptions::new()
@@ -542,26 +541,7 @@ fn log_counters_equal_the_traffic_python_clients_made() {
         ],
     )
     .unwrap();
-    let cfg = serde_json::json!({
-        "ok": [alice, apw], "pop": [bob, bpw], "quota_user": carol,
-        "disabled": [dave, "dave-pw"], "unknown": "nobody@test.local",
-    });
-    let out = std::process::Command::new(e2e_tests::tools::venv_python().unwrap())
-        .arg(e2e_tests::exporter::workspace_root().join("tests/python/dovecot_traffic.py"))
-        .args([
-            dovecot.port("imap").unwrap().to_string(),
-            dovecot.port("pop3").unwrap().to_string(),
-            dovecot.port("lmtp").unwrap().to_string(),
-            cfg.to_string(),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let replies: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let replies = python_traffic(&dovecot, carol, dave);
     let want_replies = serde_json::json!({
         "unknown_rcpt": 550, "quota": 552, "select": "OK", "wrong_password": "NO",
         "unknown_user": "NO", "disabled": "NO", "sasl_abort": "BAD", "pop_messages": 2,
@@ -750,4 +730,112 @@ fn process_titles_equal_ps() {
         value(&s, "dovecot_process_auth_requests", &[("state", "wait")]),
         Some(0.0)
     );
+}
+
+/// Runs `tests/python/dovecot_traffic.py` against `dovecot` (IMAP, POP3, LMTP) and returns
+/// the replies it saw.
+fn python_traffic(dovecot: &Dovecot, quota_user: &str, disabled: &str) -> serde_json::Value {
+    let [(alice, apw), (bob, bpw)] = TEST_USERS;
+    let cfg = serde_json::json!({
+        "ok": [alice, apw], "pop": [bob, bpw], "quota_user": quota_user,
+        "disabled": [disabled, format!("{}-pw", disabled.split('@').next().unwrap())],
+        "unknown": "nobody@test.local",
+    });
+    let out = std::process::Command::new(e2e_tests::tools::venv_python().unwrap())
+        .arg(e2e_tests::exporter::workspace_root().join("tests/python/dovecot_traffic.py"))
+        .args([
+            dovecot.port("imap").unwrap().to_string(),
+            dovecot.port("pop3").unwrap().to_string(),
+            dovecot.port("lmtp").unwrap().to_string(),
+            cfg.to_string(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn the_recommended_metrics_conf_loads_in_dovecot_and_maps_completely() {
+    let conf = e2e_tests::exporter::workspace_root().join("exporters/dovecot/conf/metrics.conf");
+    let (carol, dave) = ("carol@test.local", "dave@test.local");
+    let dovecot = Dovecot::start(
+        DovecotOptions::new()
+            .imap()
+            .pop3()
+            .lmtp()
+            .port("stats")
+            .user(carol, "carol-pw")
+            .extra_fields(carol, "userdb_quota_rule=*:storage=1k")
+            .user(dave, "dave-pw")
+            .extra_fields(dave, "nologin")
+            .config(&format!(
+                "service stats {{
+  inet_listener stats-reader {{
+    address = 127.0.0.1
+    port = @port:stats@
+  }}
+}}
+!include {}
+",
+                conf.display()
+            )),
+    )
+    .expect("start dovecot with the recommended metrics");
+    python_traffic(&dovecot, carol, dave);
+    let want = doveadm_table(&dovecot.settled_stats_dump().unwrap());
+    let e = Exporter::start(BIN, &[&reader_tcp(&dovecot), &config_flag(&dovecot)]).unwrap();
+    let s = scrape(&e);
+    assert_eq!(
+        value(&s, "dovecot_stats_metric_definitions", &[]),
+        Some(8.0)
+    );
+    assert_eq!(value(&s, "dovecot_stats_unmapped_rows", &[]), Some(0.0));
+    let root = |m: &str| want[&(m.to_string(), "duration".to_string())].0;
+    // Every metric saw traffic, and each family adds up to its root count.
+    for (metric, family) in [
+        ("auth_success", "dovecot_auth_success_total"),
+        ("auth_failures", "dovecot_auth_failures_total"),
+        ("auth_requests", "dovecot_auth_requests_total"),
+        ("imap_command", "dovecot_imap_command_total"),
+        ("imap_command_latency", "dovecot_imap_command_latency_count"),
+        ("smtp_command", "dovecot_smtp_command_total"),
+        ("mail_delivery", "dovecot_mail_delivery_count"),
+        ("mail_user_session", "dovecot_mail_user_session_total"),
+    ] {
+        assert!(root(metric) > 0.0, "{metric}: {want:?}");
+        assert_eq!(sum(&s, family, &[]), root(metric), "{metric}");
+    }
+    assert_eq!(
+        root("auth_requests"),
+        root("auth_success") + root("auth_failures")
+    );
+    let v = |name: &str, l: &[(&str, &str)]| value(&s, name, l);
+    assert_eq!(
+        v(
+            "dovecot_smtp_command_total",
+            &[("cmd_name", "RCPT"), ("status_code", "550")]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        v(
+            "dovecot_imap_command_total",
+            &[("cmd_name", "SELECT"), ("tagged_reply_state", "OK")]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        v(
+            "dovecot_auth_requests_total",
+            &[("service", "pop3"), ("success", "yes")]
+        ),
+        Some(1.0)
+    );
+    // Two deliveries saved and one refused for quota all end a delivery.
+    assert_eq!(root("mail_delivery"), 3.0);
 }
