@@ -839,3 +839,80 @@ fn the_recommended_metrics_conf_loads_in_dovecot_and_maps_completely() {
     // Two deliveries saved and one refused for quota all end a delivery.
     assert_eq!(root("mail_delivery"), 3.0);
 }
+
+#[test]
+fn ours_is_valid_where_the_native_endpoint_of_2_3_19_is_not() {
+    let conf = e2e_tests::exporter::workspace_root().join("exporters/dovecot/conf/metrics.conf");
+    let (carol, dave) = ("carol@test.local", "dave@test.local");
+    let dovecot = Dovecot::start(
+        DovecotOptions::new()
+            .imap()
+            .pop3()
+            .lmtp()
+            .port("stats")
+            .port("http")
+            .user(carol, "carol-pw")
+            .extra_fields(carol, "userdb_quota_rule=*:storage=1k")
+            .user(dave, "dave-pw")
+            .extra_fields(dave, "nologin")
+            .config(&format!(
+                "service stats {{
+  inet_listener stats-reader {{
+    address = 127.0.0.1
+    port = @port:stats@
+  }}
+  inet_listener http {{
+    address = 127.0.0.1
+    port = @port:http@
+  }}
+}}
+!include {}
+",
+                conf.display()
+            )),
+    )
+    .expect("start dovecot");
+    python_traffic(&dovecot, carol, dave);
+    let want = doveadm_table(&dovecot.settled_stats_dump().unwrap());
+    let native = e2e_tests::http::get(
+        &format!("http://127.0.0.1:{}/metrics", dovecot.port("http").unwrap()),
+        &[],
+    )
+    .unwrap()
+    .text();
+    let e = Exporter::start(BIN, &[&reader_tcp(&dovecot), &config_flag(&dovecot)]).unwrap();
+    let ours = e
+        .scrape(e2e_tests::exporter::ACCEPT_OPENMETRICS)
+        .unwrap()
+        .text();
+    // Dovecot 2.3.19 writes the previous histogram's buckets as label-less garbage into the
+    // next group_by metric: a strict parser rejects the whole scrape.
+    assert!(
+        native.contains("dovecot_smtp_command_total{\"duration_"),
+        "{native}"
+    );
+    let err = e2e_tests::tools::validate_openmetrics(&native).unwrap_err();
+    assert!(
+        format!("{err:#}").contains("OpenMetrics validation failed"),
+        "{err:#}"
+    );
+    let families =
+        e2e_tests::tools::validate_openmetrics(&ours).unwrap_or_else(|e| panic!("{e:#}"));
+    assert!(
+        families.iter().any(|f| f == "dovecot_smtp_command"),
+        "{families:?}"
+    );
+    // Every level of a group_by is a series of one family there, so sum() counts an event
+    // once per level; here each event is counted once.
+    let root = want[&("imap_command".to_string(), "duration".to_string())].0;
+    let native_sum = sum(&samples(&native), "dovecot_imap_command_total", &[]);
+    let our_sum = sum(&samples(&ours), "dovecot_imap_command_total", &[]);
+    assert_eq!(our_sum, root);
+    assert!(native_sum > root, "native {native_sum} vs {root}");
+    // 2.3.19 leaves the fields out; they are here.
+    assert!(!native.contains("bytes_in"));
+    assert_eq!(
+        sum(&samples(&ours), "dovecot_imap_command_bytes_in_total", &[]),
+        want[&("imap_command".to_string(), "bytes_in".to_string())].1
+    );
+}
