@@ -59,6 +59,8 @@ for t in $TARGETS; do
     postfix_log) seed "$t" -name '*.log' ;;
     # A metric config, a NUL, then a DUMP reply in the stats-reader's shape (our own).
     dovecot_stats) mkdir -p "$CORPUS/$t" && cp "$ROOT"/exporters/dovecot/tests/fixtures/*.seed "$CORPUS/$t/" ;;
+    # The selector byte, then a captured Dovecot log (selector 8: the log counters).
+    dovecot_text) mkdir -p "$CORPUS/$t" && { printf '\x08'; cat "$ROOT"/exporters/dovecot/tests/fixtures/dovecot-2.3.19-traffic.log; } >"$CORPUS/$t/log" ;;
     *) mkdir -p "$CORPUS/$t" ;;
     esac
     echo "== fuzz $t for ${SECS}s ($(ls "$CORPUS/$t" | wc -l) seeds)"
