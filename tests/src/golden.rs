@@ -102,6 +102,22 @@ pub fn family_names(body: &str) -> Vec<String> {
     names
 }
 
+/// Every backquoted metric-looking name in docs/metrics.md, with `<ns>` read as `ns` and
+/// `{labels}` suffixes dropped: what a golden file's families are checked against.
+pub fn documented_names(ns: &str) -> Vec<String> {
+    let path = crate::exporter::workspace_root().join("docs/metrics.md");
+    let doc = std::fs::read_to_string(&path).unwrap_or_default();
+    doc.split('`')
+        .skip(1)
+        .step_by(2)
+        .map(|n| {
+            let n = n.replace("<ns>", ns);
+            n.split('{').next().unwrap_or_default().trim().to_string()
+        })
+        .filter(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+        .collect()
+}
+
 /// Whether `UPDATE_GOLDEN` is set to something other than empty or `0`.
 pub fn updating() -> bool {
     std::env::var_os("UPDATE_GOLDEN").is_some_and(|v| !v.is_empty() && v != "0")

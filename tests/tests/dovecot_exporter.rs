@@ -916,3 +916,48 @@ fn ours_is_valid_where_the_native_endpoint_of_2_3_19_is_not() {
         want[&("imap_command".to_string(), "bytes_in".to_string())].1
     );
 }
+
+/// Refreshes the Dovecot fixtures the golden test reads, from a real daemon running the
+/// recommended metrics after the Python traffic: `doveadm stats dump` (tab and json), and
+/// `doveadm who` and `doveadm service status` with two IMAP and one POP3 session open.
+/// Run it on purpose: `cargo test -p e2e-tests --test dovecot_exporter -- --ignored capture`.
+#[test]
+#[ignore = "writes fixtures; run on purpose after a Dovecot upgrade"]
+fn capture_fixtures() {
+    let conf = e2e_tests::exporter::workspace_root().join("exporters/dovecot/conf/metrics.conf");
+    let out = e2e_tests::exporter::workspace_root().join("exporters/dovecot/tests/fixtures");
+    let (carol, dave) = ("carol@test.local", "dave@test.local");
+    let dovecot = Dovecot::start(
+        DovecotOptions::new()
+            .imap()
+            .pop3()
+            .lmtp()
+            .user(carol, "carol-pw")
+            .extra_fields(carol, "userdb_quota_rule=*:storage=1k")
+            .user(dave, "dave-pw")
+            .extra_fields(dave, "nologin")
+            .config(&format!("!include {}\n", conf.display())),
+    )
+    .expect("start dovecot");
+    python_traffic(&dovecot, carol, dave);
+    let dump = dovecot.settled_stats_dump().unwrap();
+    std::fs::write(out.join("doveadm-stats-dump-2.3.19.txt"), &dump).unwrap();
+    let json = dovecot.doveadm(&["-f", "json", "stats", "dump"]).unwrap();
+    std::fs::write(out.join("doveadm-stats-dump-2.3.19.json"), json).unwrap();
+    let [(alice, apw), (bob, bpw)] = TEST_USERS;
+    let _held = [
+        dovecot.imap_logged_in(alice, apw).unwrap(),
+        dovecot.imap_logged_in(bob, bpw).unwrap(),
+        dovecot.pop3_logged_in(alice, apw).unwrap(),
+    ];
+    wait_for("3 sessions", Duration::from_secs(10), || {
+        who_sessions(&dovecot.doveadm(&["who"]).unwrap())
+            .values()
+            .sum::<f64>()
+            == 3.0
+    });
+    let who = dovecot.doveadm(&["who"]).unwrap();
+    std::fs::write(out.join("doveadm-who-2.3.19.txt"), who).unwrap();
+    let status = dovecot.doveadm(&["service", "status"]).unwrap();
+    std::fs::write(out.join("doveadm-service-status-2.3.19.txt"), status).unwrap();
+}

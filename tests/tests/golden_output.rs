@@ -42,7 +42,9 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use e2e_tests::expo::{samples, sum};
-use e2e_tests::golden::{canonicalise, compare_or_update, family_names, updating};
+use e2e_tests::golden::{
+    canonicalise, compare_or_update, documented_names, family_names, updating,
+};
 use e2e_tests::tools::{promtool_check_metrics, validate_openmetrics};
 use e2e_tests::{ACCEPT_OPENMETRICS, ACCEPT_TEXT, Exporter, temp_dir, workspace_root};
 
@@ -127,21 +129,6 @@ fn whole_output_matches_the_golden_files() {
     assert!(errors.is_empty(), "{}", errors.join("\n\n"));
 }
 
-/// Every backquoted metric-looking name in docs/metrics.md, with `<ns>` read as `postfix`
-/// and `{labels}` suffixes dropped.
-fn documented_names() -> Vec<String> {
-    let doc = std::fs::read_to_string(workspace_root().join("docs/metrics.md")).unwrap();
-    doc.split('`')
-        .skip(1)
-        .step_by(2)
-        .map(|n| {
-            let n = n.replace("<ns>", "postfix");
-            n.split('{').next().unwrap_or_default().trim().to_string()
-        })
-        .filter(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
-        .collect()
-}
-
 #[test]
 fn every_golden_family_is_documented() {
     if updating() {
@@ -149,7 +136,7 @@ fn every_golden_family_is_documented() {
         return;
     }
     let text = std::fs::read_to_string(golden("postfix-exporter.txt")).unwrap();
-    let documented = documented_names();
+    let documented = documented_names("postfix");
     // A family is documented under its own name, or under a sample name: counters appear
     // with `_total` (the text format already names the family so), info metrics as `_info`.
     let missing: Vec<String> = family_names(&text)
