@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # The demo stack on 127.0.0.1: a Postfix instance with mail flowing (delivered to an
 # smtp-sink, bounced by a rejecting smtp-sink, deferred on a closed relayhost, rejected at
-# RCPT), postfix-exporter reading its queue (showq over TCP) and log, VictoriaMetrics, vmagent
-# scraping the exporter, and vmalert with alerts/*.yml. Runs until Ctrl-C, or for
+# RCPT, delivered over LMTP to Dovecot), postfix-exporter reading its queue (showq over TCP)
+# and log, a Dovecot (IMAP, POP3, LMTP, the recommended metrics) with IMAP/POP3/LMTP clients
+# logging in and failing, dovecot-exporter reading its stats-reader over TCP, anvil, service
+# status, process titles and log, VictoriaMetrics, vmagent scraping both exporters, and
+# vmalert with alerts/*.yml. Runs until Ctrl-C, or for
 # DEMO_DURATION seconds; stops everything it started by PID. State lives in .demo/.
 #
 # Environment: DEMO_DURATION (seconds; default: until Ctrl-C), DEMO_PROFILE (release|debug,
@@ -17,6 +20,11 @@ cd "$ROOT"
 source "$ROOT/scripts/lib/postfix-instance.sh"
 
 EXPORTER_PORT="${EXPORTER_PORT:-9154}"
+DOVECOT_EXPORTER_PORT="${DOVECOT_EXPORTER_PORT:-9166}"
+IMAP_PORT="${IMAP_PORT:-10143}"
+POP3_PORT="${POP3_PORT:-10110}"
+LMTP_PORT="${LMTP_PORT:-10024}"
+STATS_PORT="${STATS_PORT:-9901}"
 VM_PORT="${VM_PORT:-8428}"
 VMAGENT_PORT="${VMAGENT_PORT:-8429}"
 VMALERT_PORT="${VMALERT_PORT:-8880}"
@@ -30,10 +38,27 @@ DEMO_TRAFFIC_INTERVAL="${DEMO_TRAFFIC_INTERVAL:-2}"
 
 DEMO="$ROOT/.demo"
 PF="$DEMO/postfix"
+DC="$DEMO/dovecot"
 LOGS="$DEMO/logs"
 MAILLOG="$PF/maillog"
 
 log() { printf '[demo] %s\n' "$*" >&2; }
+
+# dovecot-exporter's flags, in one place.
+dovecot_exporter_args() {
+  printf '%s\n' \
+    "--web.listen-address=127.0.0.1:$DOVECOT_EXPORTER_PORT" \
+    "--dovecot.stats-reader.address=127.0.0.1:$STATS_PORT" \
+    "--dovecot.config=$DC/dovecot.conf" \
+    "--dovecot.anvil.address=$DC/run/anvil" \
+    "--collector.log.source=$DC/dovecot.log" \
+    "--collector.service" \
+    "--collector.service.command=doveadm -c $DC/dovecot.conf service status" \
+    "--collector.proctitle" \
+    "--dovecot.instance-name=demo" \
+    "--process.watch=dovecot-master=pidfile:$DC/run/master.pid" \
+    "--log.level=info"
+}
 
 # The exporter's flags, in one place.
 exporter_args() {
@@ -58,7 +83,7 @@ if [ -f "$DEMO/demo.pid" ] && kill -0 "$(cat "$DEMO/demo.pid")" 2>/dev/null; the
   log "a demo is already running (pid $(cat "$DEMO/demo.pid")); stop it first"
   exit 1
 fi
-for p in EXPORTER_PORT VM_PORT VMAGENT_PORT VMALERT_PORT ALERTSINK_PORT SMTP_PORT SHOWQ_PORT SINK_PORT BOUNCE_PORT; do
+for p in EXPORTER_PORT DOVECOT_EXPORTER_PORT IMAP_PORT POP3_PORT LMTP_PORT STATS_PORT VM_PORT VMAGENT_PORT VMALERT_PORT ALERTSINK_PORT SMTP_PORT SHOWQ_PORT SINK_PORT BOUNCE_PORT; do
   if (exec 3<>"/dev/tcp/127.0.0.1/${!p}") 2>/dev/null; then
     log "port ${!p} is in use; choose another with $p=..."
     exit 1
@@ -76,6 +101,7 @@ else
   fi
   BIN="${CARGO_TARGET_DIR:-$ROOT/target}/$DEMO_PROFILE/postfix-exporter"
 fi
+DOVECOT_BIN="${DEMO_DOVECOT_EXPORTER_BIN:-$(dirname "$BIN")/dovecot-exporter}"
 
 rm -rf "$DEMO"
 mkdir -p "$DEMO" "$LOGS"
@@ -134,7 +160,7 @@ log "starting smtp-sinks and Postfix"
 start smtp-sink /usr/sbin/smtp-sink -u postfix "127.0.0.1:$SINK_PORT" 100
 start smtp-sink-reject /usr/sbin/smtp-sink -u postfix -f rcpt "127.0.0.1:$BOUNCE_PORT" 100
 postfix_instance_create "$PF" "$SMTP_PORT" "$SHOWQ_PORT" \
-  "$(printf 'sink.test smtp:[127.0.0.1]:%s\nbounce.test smtp:[127.0.0.1]:%s' "$SINK_PORT" "$BOUNCE_PORT")"
+  "$(printf 'sink.test smtp:[127.0.0.1]:%s\nbounce.test smtp:[127.0.0.1]:%s\nmbox.test lmtp:inet:127.0.0.1:%s' "$SINK_PORT" "$BOUNCE_PORT" "$LMTP_PORT")"
 POSTFIX_STARTED=1
 postfix_instance_start "$PF"
 
@@ -143,6 +169,90 @@ mapfile -t EXPORTER_ARGS < <(exporter_args)
 log "postfix-exporter ${EXPORTER_ARGS[*]}"
 start postfix-exporter "$BIN" "${EXPORTER_ARGS[@]}"
 wait_http postfix-exporter "http://127.0.0.1:$EXPORTER_PORT/-/healthy"
+
+log "starting Dovecot (IMAP $IMAP_PORT, POP3 $POP3_PORT, LMTP $LMTP_PORT, stats-reader $STATS_PORT)"
+mkdir -p "$DC/run" "$DC/state" "$DC/mail"
+chmod 1777 "$DC/mail"
+# The users the traffic logs in as; carol has a 1 kB quota, dave may not log in.
+cat >"$DC/users" <<USERS
+alice@mbox.test:{PLAIN}alice-pw::::::
+bob@mbox.test:{PLAIN}bob-pw::::::
+carol@mbox.test:{PLAIN}carol-pw::::::userdb_quota_rule=*:storage=1k
+dave@mbox.test:{PLAIN}dave-pw::::::nologin
+USERS
+cat >"$DC/dovecot.conf" <<CONF
+instance_name = demo
+base_dir = $DC/run
+state_dir = $DC/state
+log_path = $DC/dovecot.log
+protocols = imap pop3 lmtp
+listen = 127.0.0.1
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+auth_verbose = yes
+auth_failure_delay = 0
+verbose_proctitle = yes
+mail_location = maildir:~/Maildir
+first_valid_uid = 1
+mail_plugins = \$mail_plugins quota
+plugin {
+  quota = maildir:User quota
+}
+passdb {
+  driver = passwd-file
+  args = $DC/users
+}
+userdb {
+  driver = passwd-file
+  args = $DC/users
+  default_fields = uid=mail gid=mail home=$DC/mail/%u
+}
+service anvil {
+  unix_listener anvil-auth-penalty {
+    mode = 0
+  }
+}
+service imap-login {
+  inet_listener imap {
+    port = $IMAP_PORT
+  }
+  inet_listener imaps {
+    port = 0
+  }
+}
+service pop3-login {
+  inet_listener pop3 {
+    port = $POP3_PORT
+  }
+  inet_listener pop3s {
+    port = 0
+  }
+}
+service lmtp {
+  inet_listener lmtp {
+    port = $LMTP_PORT
+  }
+}
+service stats {
+  inet_listener stats-reader {
+    address = 127.0.0.1
+    port = $STATS_PORT
+  }
+}
+!include $ROOT/exporters/dovecot/conf/metrics.conf
+CONF
+start dovecot dovecot -F -c "$DC/dovecot.conf"
+for _ in $(seq 1 100); do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$STATS_PORT") 2>/dev/null; then break; fi
+  sleep 0.1
+done
+
+log "starting dovecot-exporter"
+mapfile -t DOVECOT_EXPORTER_ARGS < <(dovecot_exporter_args)
+log "dovecot-exporter ${DOVECOT_EXPORTER_ARGS[*]}"
+start dovecot-exporter "$DOVECOT_BIN" "${DOVECOT_EXPORTER_ARGS[@]}"
+wait_http dovecot-exporter "http://127.0.0.1:$DOVECOT_EXPORTER_PORT/-/healthy"
 
 log "starting VictoriaMetrics, vmagent"
 start victoria-metrics victoria-metrics -storageDataPath="$DEMO/vmdata" \
@@ -156,6 +266,9 @@ scrape_configs:
   - job_name: postfix
     static_configs:
       - targets: ["127.0.0.1:$EXPORTER_PORT"]
+  - job_name: dovecot
+    static_configs:
+      - targets: ["127.0.0.1:$DOVECOT_EXPORTER_PORT"]
 YAML
 start vmagent vmagent -promscrape.config="$DEMO/scrape.yml" \
   -remoteWrite.url="http://127.0.0.1:$VM_PORT/api/v1/write" \
@@ -198,7 +311,14 @@ traffic() {
     sendmail -C "$PF/etc" -f "alice@mx.test.local" "carol@bounce.test" <<<"$body" || true
     swaks --silent 2 --server "127.0.0.1:$SMTP_PORT" --from "eve@sink.test" \
       --to "nosuchuser@mx.test.local" --body "round $n" >/dev/null 2>&1 || true
+    # Through Postfix into Dovecot over LMTP.
+    sendmail -C "$PF/etc" -f "alice@mx.test.local" "bob@mbox.test" <<<"$body" || true
     if [ $((n % 3)) -eq 0 ]; then
+      # Dovecot's clients: IMAP and POP3 logins that succeed and fail for each reason,
+      # LMTP deliveries, an unknown recipient, a delivery over quota.
+      "$ROOT/.venv/bin/python" "$ROOT/tests/python/dovecot_traffic.py" "$IMAP_PORT" "$POP3_PORT" "$LMTP_PORT" \
+        '{"ok": ["alice@mbox.test", "alice-pw"], "pop": ["bob@mbox.test", "bob-pw"], "quota_user": "carol@mbox.test", "disabled": ["dave@mbox.test", "dave-pw"], "unknown": "nobody@mbox.test"}' \
+        >/dev/null 2>&1 || true
       sendmail -C "$PF/etc" -f "alice@mx.test.local" "dave$n@example.com" <<<"$body" || true
       swaks --silent 2 --server "127.0.0.1:$SMTP_PORT" --from "frank@sink.test" \
         --to "root@mx.test.local" --body "round $n" >/dev/null 2>&1 || true
@@ -213,11 +333,14 @@ cat <<MSG
 Demo running (state and logs in .demo/):
   exporter metrics   http://127.0.0.1:$EXPORTER_PORT/metrics
   exporter landing   http://127.0.0.1:$EXPORTER_PORT/
+  dovecot-exporter   http://127.0.0.1:$DOVECOT_EXPORTER_PORT/metrics
   VictoriaMetrics    http://127.0.0.1:$VM_PORT/api/v1/query?query=postfix_exporter_build_info  (Debian's package has no vmui)
   vmagent targets    http://127.0.0.1:$VMAGENT_PORT/targets
   vmalert alerts     ${VMALERT_URL:-(not started)}
   Postfix            smtpd 127.0.0.1:$SMTP_PORT, showq 127.0.0.1:$SHOWQ_PORT, config $PF/etc,
                      log $MAILLOG  (try: postqueue -c $PF/etc -p)
+  Dovecot            IMAP 127.0.0.1:$IMAP_PORT, POP3 $POP3_PORT, LMTP $LMTP_PORT, config $DC/dovecot.conf,
+                     log $DC/dovecot.log  (try: doveadm -c $DC/dovecot.conf stats dump)
 Stop with Ctrl-C${DEMO_DURATION:+ (or wait ${DEMO_DURATION}s)}.
 
 MSG
@@ -234,7 +357,8 @@ while true; do
   done
   if [ -n "$deadline" ] && [ "$SECONDS" -ge "$deadline" ]; then
     log "DEMO_DURATION reached"
-    for q in 'up{job="postfix"}' 'postfix_queue_messages{queue="deferred"}'; do
+    for q in 'up{job="postfix"}' 'postfix_queue_messages{queue="deferred"}' 'up{job="dovecot"}' \
+      'dovecot_up' 'sum(dovecot_log_logins_total)' 'sum(dovecot_imap_command_total)'; do
       log "VictoriaMetrics: $q = $(curl -fsS "http://127.0.0.1:$VM_PORT/api/v1/query" \
         --data-urlencode "query=$q" | sed -n 's/.*"value":\[[^,]*,"\([^"]*\)".*/\1/p')"
     done
