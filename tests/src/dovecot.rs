@@ -22,6 +22,7 @@
 //! blocks with [`DovecotOptions::protocol`], [`DovecotOptions::port`] and
 //! [`DovecotOptions::config`]; the start waits for every reserved port.
 
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::os::unix::net::UnixStream;
@@ -91,6 +92,44 @@ service old-stats {
   }
 }
 ";
+
+/// The user [`DovecotOptions::python_clients`] gives a 1 kB quota, and its password.
+pub const QUOTA_USER: (&str, &str) = ("carol@test.local", "carol-pw");
+/// The user [`DovecotOptions::python_clients`] disables (`nologin`), and its password.
+pub const DISABLED_USER: (&str, &str) = ("dave@test.local", "dave-pw");
+
+/// (metric, field) → (count, sum) of `doveadm stats dump`'s tab output; lines that are not
+/// records are skipped.
+pub fn stats_dump_table(out: &str) -> BTreeMap<(String, String), (f64, f64)> {
+    let mut lines = out.lines();
+    let header: Vec<&str> = lines.next().unwrap_or_default().split('\t').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name);
+    let (Some(c), Some(s)) = (col("count"), col("sum")) else {
+        return BTreeMap::new();
+    };
+    lines
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            let n = |i: usize| f.get(i)?.parse::<f64>().ok();
+            Some((
+                (f.first()?.to_string(), f.get(1)?.to_string()),
+                (n(c)?, n(s)?),
+            ))
+        })
+        .collect()
+}
+
+/// protocol → sessions, from `doveadm who`'s grouped listing (`username # proto …`).
+pub fn who_sessions(out: &str) -> BTreeMap<String, f64> {
+    let mut m = BTreeMap::new();
+    for l in out.lines().skip(1) {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        if let (Some(n), Some(proto)) = (f.get(1).and_then(|n| n.parse::<f64>().ok()), f.get(2)) {
+            *m.entry(proto.to_string()).or_insert(0.0) += n;
+        }
+    }
+    m
+}
 
 /// How long the start waits for the auth socket and the listeners.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
@@ -193,6 +232,20 @@ plugin {
 }
 ",
         )
+    }
+
+    /// What [`Dovecot::python_traffic`] needs: IMAP, POP3 and LMTP, [`QUOTA_USER`] with a
+    /// 1 kB quota and [`DISABLED_USER`] with `nologin`.
+    pub fn python_clients(self) -> Self {
+        let (q, qpw) = QUOTA_USER;
+        let (d, dpw) = DISABLED_USER;
+        self.imap()
+            .pop3()
+            .lmtp()
+            .user(q, qpw)
+            .extra_fields(q, "userdb_quota_rule=*:storage=1k")
+            .user(d, dpw)
+            .extra_fields(d, "nologin")
     }
 
     /// Stores the passwords with `scheme`.
@@ -625,6 +678,49 @@ impl Dovecot {
             last = again;
         }
         bail!("doveadm stats dump still changing after 5 s")
+    }
+
+    /// Runs `tests/python/dovecot_traffic.py` against this instance (built with
+    /// [`DovecotOptions::python_clients`]): LMTP deliveries, an unknown recipient, a
+    /// delivery over quota, IMAP and POP3 logins that succeed and fail for each reason.
+    /// Returns the replies the clients saw.
+    pub fn python_traffic(&self) -> Result<serde_json::Value> {
+        let [(alice, apw), (bob, bpw)] = TEST_USERS;
+        let cfg = serde_json::json!({
+            "ok": [alice, apw], "pop": [bob, bpw], "quota_user": QUOTA_USER.0,
+            "disabled": [DISABLED_USER.0, DISABLED_USER.1], "unknown": "nobody@test.local",
+        });
+        let script = crate::exporter::workspace_root().join("tests/python/dovecot_traffic.py");
+        let out = Command::new(crate::tools::venv_python()?)
+            .arg(script)
+            .args([
+                self.port("imap")?.to_string(),
+                self.port("pop3")?.to_string(),
+                self.port("lmtp")?.to_string(),
+                cfg.to_string(),
+            ])
+            .output()
+            .context("running dovecot_traffic.py")?;
+        if !out.status.success() {
+            bail!(
+                "dovecot_traffic.py: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        serde_json::from_slice(&out.stdout).context("dovecot_traffic.py output")
+    }
+
+    /// `--dovecot.stats-reader.address=127.0.0.1:<stats port>` for the exporter.
+    pub fn stats_reader_flag(&self) -> Result<String> {
+        Ok(format!(
+            "--dovecot.stats-reader.address=127.0.0.1:{}",
+            self.port("stats")?
+        ))
+    }
+
+    /// `--dovecot.config=<this instance's dovecot.conf>` for the exporter.
+    pub fn config_flag(&self) -> String {
+        format!("--dovecot.config={}", self.config_path().display())
     }
 
     /// The master's pid (the process spawned with `-F`).

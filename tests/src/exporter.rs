@@ -247,6 +247,11 @@ impl Exporter {
         format!("{}{}", self.url(), self.telemetry_path)
     }
 
+    /// The samples of one text-format scrape.
+    pub fn samples(&self) -> Result<Vec<crate::expo::ExpoSample>> {
+        Ok(crate::expo::samples(&self.scrape(ACCEPT_TEXT)?.text()))
+    }
+
     /// Fetches the metrics with the given `Accept` header ([`ACCEPT_TEXT`],
     /// [`ACCEPT_OPENMETRICS`]); fails unless the status is 200.
     pub fn scrape(&self, accept: &str) -> Result<HttpResponse> {
