@@ -3,6 +3,7 @@
 //! variable per flag (`<PREFIX>_<FLAG>` with dots and dashes as underscores).
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Arg, ArgAction, ArgMatches, Command, FromArgMatches};
@@ -54,6 +55,55 @@ pub enum LogFormat {
     Logfmt,
     /// One JSON object per line.
     Json,
+}
+
+/// The flags every exporter has besides its collectors': HTTP server, logging, process
+/// metrics. Each exporter's `Args` flattens it next to its subcommands.
+#[derive(clap::Args, Debug, Clone)]
+pub struct CommonArgs {
+    /// HTTP server flags.
+    #[command(flatten)]
+    pub web: WebArgs,
+    /// Logging flags.
+    #[command(flatten)]
+    pub log: LogArgs,
+    /// Process metrics flags (`--process.watch`).
+    #[command(flatten)]
+    pub process: crate::process::ProcessArgs,
+}
+
+/// The input of a one-shot subcommand: the file at `path`, or standard input when there is
+/// none or it is `-`.
+pub fn read_input(path: Option<&std::path::Path>) -> anyhow::Result<Vec<u8>> {
+    use anyhow::Context;
+    use std::io::Read;
+    match path {
+        Some(p) if p.as_os_str() != "-" => {
+            std::fs::read(p).with_context(|| format!("reading {}", p.display()))
+        }
+        _ => {
+            let mut input = Vec::new();
+            std::io::stdin()
+                .read_to_end(&mut input)
+                .context("reading standard input")?;
+            Ok(input)
+        }
+    }
+}
+
+/// Ends a one-shot subcommand (`print`): its output on stdout and success, or
+/// `<binary> <what>: <error>` on stderr and failure.
+pub fn finish(info: &ExporterInfo, what: &str, result: anyhow::Result<String>) -> ExitCode {
+    match result {
+        Ok(s) => {
+            print!("{s}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{} {what}: {e:#}", info.name);
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// Flags of the exporter's own logging.

@@ -230,6 +230,30 @@ impl Setup {
     }
 }
 
+impl Setup {
+    /// [`Setup::follow`] for each of `sources`, each named by its source string (bounded:
+    /// it comes from the flags, and it tells the operator which input a counter is about).
+    pub fn follow_all(
+        &mut self,
+        sources: Vec<Source>,
+        handler: Arc<dyn LineHandler>,
+        unsupported_label: &'static str,
+        opts: FollowOptions,
+    ) -> anyhow::Result<()> {
+        for source in sources {
+            let name = source.to_string();
+            self.follow(
+                &name,
+                source,
+                Arc::clone(&handler),
+                unsupported_label,
+                opts.clone(),
+            )?;
+        }
+        Ok(())
+    }
+}
+
 /// A built exporter: the runner with its collectors, the reload hooks and the log
 /// followers (kept so tests can stop them).
 #[derive(Debug)]

@@ -39,14 +39,24 @@ pub async fn output(argv: &[String], timeout: Duration) -> anyhow::Result<Vec<u8
     })?
     .with_context(|| format!("running {}", argv.join(" ")))?;
     if !out.status.success() {
-        bail!(
-            "{} exited with {}: {}",
-            argv.join(" "),
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
+        return Err(exit_error(argv, out.status, &out.stderr));
     }
     Ok(out.stdout)
+}
+
+/// The error of a command that exited non-zero: the command, its status and its standard
+/// error.
+pub fn exit_error(
+    argv: &[String],
+    status: std::process::ExitStatus,
+    stderr: &[u8],
+) -> anyhow::Error {
+    anyhow::anyhow!(
+        "{} exited with {}: {}",
+        argv.join(" "),
+        status,
+        String::from_utf8_lossy(stderr).trim()
+    )
 }
 
 #[cfg(test)]

@@ -48,11 +48,14 @@ def main():
         out["quota"] = list(e.recipients.values())[0][0]
     lmtp.quit()
 
-    # IMAP: a good session, a wrong password, an unknown user, a disabled user, a client
-    # that never authenticates, one that aborts SASL.
+    # IMAP: a good session (SELECT, APPEND, FETCH), a wrong password, an unknown user, a
+    # disabled user, a client that never authenticates, one that aborts SASL.
     m = imaplib.IMAP4(HOST, imap_port)
     m.login(ok_user, ok_pw)
     out["select"] = m.select("INBOX")[0]
+    out["append"] = m.append("INBOX", None, None, b"Subject: appended\r\n\r\nhello\r\n")[0]
+    m.select("INBOX")
+    out["fetch"] = m.fetch("1", "(FLAGS BODY.PEEK[HEADER])")[0]
     m.logout()
     for name, user, pw in [
         ("wrong_password", ok_user, "wrong"),

@@ -278,34 +278,30 @@ plugin {
 
     /// POP3 on 127.0.0.1:`@port:pop3@` (no pop3s).
     pub fn pop3(self) -> Self {
-        self.protocol("pop3").port("pop3").config(
-            "service pop3-login {
-  inet_listener pop3 {
-    address = @listen@
-    port = @port:pop3@
-  }
-  inet_listener pop3s {
-    port = 0
-  }
-}
-",
-        )
+        self.login_service("pop3")
     }
 
     /// IMAP on 127.0.0.1:`@port:imap@` (no imaps); mail in maildirs under the temp dir.
     pub fn imap(self) -> Self {
-        self.protocol("imap").port("imap").config(
-            "service imap-login {
-  inet_listener imap {
+        self.login_service("imap")
+    }
+
+    /// Serves `proto` through its login service on `@listen@:@port:<proto>@`, without the
+    /// TLS port.
+    fn login_service(self, proto: &str) -> Self {
+        let block = format!(
+            "service {proto}-login {{
+  inet_listener {proto} {{
     address = @listen@
-    port = @port:imap@
-  }
-  inet_listener imaps {
+    port = @port:{proto}@
+  }}
+  inet_listener {proto}s {{
     port = 0
-  }
-}
-",
-        )
+  }}
+}}
+"
+        );
+        self.protocol(proto).port(proto).config(&block)
     }
 }
 

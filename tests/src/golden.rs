@@ -118,6 +118,56 @@ pub fn documented_names(ns: &str) -> Vec<String> {
         .collect()
 }
 
+/// `tests/golden/<name>`.
+pub fn golden_path(name: &str) -> std::path::PathBuf {
+    crate::exporter::workspace_root()
+        .join("tests/golden")
+        .join(name)
+}
+
+/// Compares (or, updating, writes) both exposition formats of one exporter's output,
+/// `tests/golden/<stem>.txt` and `<stem>.openmetrics.txt`, and reports every mismatch at
+/// once, so one run shows (or writes) both.
+pub fn compare_both(stem: &str, text: &str, openmetrics: &str) -> Result<()> {
+    let results = [
+        compare_or_update(&golden_path(&format!("{stem}.txt")), text),
+        compare_or_update(
+            &golden_path(&format!("{stem}.openmetrics.txt")),
+            openmetrics,
+        ),
+    ];
+    let errors: Vec<String> = results
+        .into_iter()
+        .filter_map(|r| r.err().map(|e| format!("{e:#}")))
+        .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        anyhow::bail!("{}", errors.join("\n\n"))
+    }
+}
+
+/// The families of golden file `tests/golden/<stem>.txt` that docs/metrics.md does not
+/// name (`<ns>` read as `ns`; a counter may be documented with `_total`, an info metric
+/// with `_info`), and how many families the file has.
+pub fn undocumented_families(stem: &str, ns: &str) -> Result<(Vec<String>, usize)> {
+    let path = golden_path(&format!("{stem}.txt"));
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let documented = documented_names(ns);
+    let all = family_names(&text);
+    let missing = all
+        .iter()
+        .filter(|f| {
+            ![f.to_string(), format!("{f}_total"), format!("{f}_info")]
+                .iter()
+                .any(|n| documented.contains(n))
+        })
+        .cloned()
+        .collect();
+    Ok((missing, all.len()))
+}
+
 /// Whether `UPDATE_GOLDEN` is set to something other than empty or `0`.
 pub fn updating() -> bool {
     std::env::var_os("UPDATE_GOLDEN").is_some_and(|v| !v.is_empty() && v != "0")

@@ -319,13 +319,17 @@ fn the_recommended_metrics_conf_loads_in_dovecot_and_maps_completely() {
         ),
         Some(1.0)
     );
-    assert_eq!(
-        v(
-            "dovecot_imap_command_total",
-            &[("cmd_name", "SELECT"), ("tagged_reply_state", "OK")]
-        ),
-        Some(1.0)
-    );
+    // The good session selects, appends, selects again and fetches.
+    for (cmd, n) in [("SELECT", 2.0), ("APPEND", 1.0), ("FETCH", 1.0)] {
+        assert_eq!(
+            v(
+                "dovecot_imap_command_total",
+                &[("cmd_name", cmd), ("tagged_reply_state", "OK")]
+            ),
+            Some(n),
+            "{cmd}"
+        );
+    }
     assert_eq!(
         v(
             "dovecot_auth_requests_total",

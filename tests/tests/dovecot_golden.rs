@@ -19,9 +19,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use e2e_tests::expo::{samples, sum};
-use e2e_tests::golden::{
-    canonicalise, compare_or_update, documented_names, family_names, updating,
-};
+use e2e_tests::golden::{canonicalise, compare_both, undocumented_families, updating};
 use e2e_tests::tools::{promtool_check_metrics, validate_openmetrics};
 use e2e_tests::{ACCEPT_OPENMETRICS, ACCEPT_TEXT, Exporter, temp_dir, workspace_root};
 
@@ -31,10 +29,6 @@ fn fixture(rel: &str) -> PathBuf {
     workspace_root()
         .join("exporters/dovecot/tests/fixtures")
         .join(rel)
-}
-
-fn golden(name: &str) -> PathBuf {
-    workspace_root().join("tests/golden").join(name)
 }
 
 #[test]
@@ -92,21 +86,12 @@ fn whole_output_matches_the_golden_files() {
             "{c}"
         );
     }
-    let results = [
-        compare_or_update(
-            &golden("dovecot-exporter.txt"),
-            &canonicalise(&stable(raw_text)),
-        ),
-        compare_or_update(
-            &golden("dovecot-exporter.openmetrics.txt"),
-            &canonicalise(&stable(raw_om)),
-        ),
-    ];
-    let errors: Vec<String> = results
-        .into_iter()
-        .filter_map(|r| r.err().map(|e| format!("{e:#}")))
-        .collect();
-    assert!(errors.is_empty(), "{}", errors.join("\n\n"));
+    compare_both(
+        "dovecot-exporter",
+        &canonicalise(&stable(raw_text)),
+        &canonicalise(&stable(raw_om)),
+    )
+    .unwrap_or_else(|e| panic!("{e:#}"));
 }
 
 #[test]
@@ -114,19 +99,10 @@ fn every_golden_family_is_documented() {
     if updating() {
         return;
     }
-    let text = std::fs::read_to_string(golden("dovecot-exporter.txt")).unwrap();
-    let documented = documented_names("dovecot");
-    let missing: Vec<String> = family_names(&text)
-        .into_iter()
-        .filter(|f| !f.starts_with("process_"))
-        .filter(|f| {
-            ![f.clone(), format!("{f}_total"), format!("{f}_info")]
-                .iter()
-                .any(|n| documented.contains(n))
-        })
-        .collect();
+    let (missing, families) = undocumented_families("dovecot-exporter", "dovecot").unwrap();
     assert!(
         missing.is_empty(),
         "families in tests/golden/dovecot-exporter.txt missing from docs/metrics.md: {missing:?}"
     );
+    assert!(families > 50, "golden file looks truncated");
 }

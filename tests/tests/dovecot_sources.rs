@@ -277,7 +277,8 @@ fn log_counters_equal_the_traffic_python_clients_made() {
     .unwrap();
     let replies = dovecot.python_traffic().unwrap();
     let want_replies = serde_json::json!({
-        "unknown_rcpt": 550, "quota": 552, "select": "OK", "wrong_password": "NO",
+        "unknown_rcpt": 550, "quota": 552, "select": "OK", "append": "OK", "fetch": "OK",
+        "wrong_password": "NO",
         "unknown_user": "NO", "disabled": "NO", "sasl_abort": "BAD", "pop_messages": 2,
         "pop_wrong_password": "-ERR",
     });

@@ -42,9 +42,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use e2e_tests::expo::{samples, sum};
-use e2e_tests::golden::{
-    canonicalise, compare_or_update, documented_names, family_names, updating,
-};
+use e2e_tests::golden::{canonicalise, compare_both, undocumented_families, updating};
 use e2e_tests::tools::{promtool_check_metrics, validate_openmetrics};
 use e2e_tests::{ACCEPT_OPENMETRICS, ACCEPT_TEXT, Exporter, temp_dir, workspace_root};
 
@@ -54,10 +52,6 @@ fn fixture(rel: &str) -> PathBuf {
     workspace_root()
         .join("exporters/postfix/tests/fixtures")
         .join(rel)
-}
-
-fn golden(name: &str) -> PathBuf {
-    workspace_root().join("tests/golden").join(name)
 }
 
 #[test]
@@ -117,16 +111,7 @@ fn whole_output_matches_the_golden_files() {
     assert_eq!(qshape, 1, "{families:?}");
     let text = canonicalise(&stable(raw_text));
     let om = canonicalise(&stable(raw_om));
-    // Compare both before failing, so one run shows (or, updating, writes) both.
-    let results = [
-        compare_or_update(&golden("postfix-exporter.txt"), &text),
-        compare_or_update(&golden("postfix-exporter.openmetrics.txt"), &om),
-    ];
-    let errors: Vec<String> = results
-        .into_iter()
-        .filter_map(|r| r.err().map(|e| format!("{e:#}")))
-        .collect();
-    assert!(errors.is_empty(), "{}", errors.join("\n\n"));
+    compare_both("postfix-exporter", &text, &om).unwrap_or_else(|e| panic!("{e:#}"));
 }
 
 #[test]
@@ -135,24 +120,10 @@ fn every_golden_family_is_documented() {
         // The golden file may be rewritten by the other test at this very moment.
         return;
     }
-    let text = std::fs::read_to_string(golden("postfix-exporter.txt")).unwrap();
-    let documented = documented_names("postfix");
-    // A family is documented under its own name, or under a sample name: counters appear
-    // with `_total` (the text format already names the family so), info metrics as `_info`.
-    let missing: Vec<String> = family_names(&text)
-        .into_iter()
-        .filter(|f| {
-            ![f.clone(), format!("{f}_total"), format!("{f}_info")]
-                .iter()
-                .any(|n| documented.contains(n))
-        })
-        .collect();
+    let (missing, families) = undocumented_families("postfix-exporter", "postfix").unwrap();
     assert!(
         missing.is_empty(),
         "families in tests/golden/postfix-exporter.txt missing from docs/metrics.md: {missing:?}"
     );
-    assert!(
-        family_names(&text).len() > 50,
-        "golden file looks truncated"
-    );
+    assert!(families > 50, "golden file looks truncated");
 }

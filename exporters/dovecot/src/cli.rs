@@ -1,26 +1,18 @@
 //! The exporter-wide flags of the Dovecot exporter and the `print` subcommand. Each
 //! collector's own flags live in the collector's file under `collector/`.
 
-use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
-use common::cli::{LogArgs, WebArgs};
+use common::cli::CommonArgs;
 
 /// All flags of `dovecot-exporter`.
 #[derive(clap::Parser, Debug, Clone)]
 #[command(subcommand_negates_reqs = true)]
 pub struct Args {
-    /// HTTP server flags.
+    /// HTTP server, logging and process metrics flags.
     #[command(flatten)]
-    pub web: WebArgs,
-    /// Logging flags.
-    #[command(flatten)]
-    pub log: LogArgs,
-    /// Process metrics flags (`--process.watch`).
-    #[command(flatten)]
-    pub process: common::process::ProcessArgs,
+    pub common: CommonArgs,
     /// Optional subcommand; without one the exporter serves HTTP.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -66,32 +58,12 @@ pub fn enable_by_kumina_flags(selection: &mut common::cli::Selection) {
 
 /// Runs `print`.
 pub fn print(p: &PrintArgs) -> ExitCode {
-    match print_to_string(p) {
-        Ok(s) => {
-            print!("{s}");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("dovecot-exporter print: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    common::cli::finish(&crate::INFO, "print", print_to_string(p))
 }
 
 /// The text `print` writes for this input.
 pub fn print_to_string(p: &PrintArgs) -> anyhow::Result<String> {
-    let mut input = String::new();
-    match p.input.as_deref() {
-        Some(path) if path.as_os_str() != "-" => {
-            input = std::fs::read_to_string(path)
-                .with_context(|| format!("reading {}", path.display()))?;
-        }
-        _ => {
-            std::io::stdin()
-                .read_to_string(&mut input)
-                .context("reading standard input")?;
-        }
-    }
+    let input = String::from_utf8_lossy(&common::cli::read_input(p.input.as_deref())?).into_owned();
     let defs = match &p.config {
         Some(path) => crate::config::load(path)?,
         None => Vec::new(),
@@ -130,7 +102,7 @@ mod tests {
     #[test]
     fn defaults_and_sources() {
         let (a, on) = parse(&[]);
-        assert_eq!(a.web.listen_addresses, vec![":9166"]);
+        assert_eq!(a.common.web.listen_addresses, vec![":9166"]);
         assert_eq!(on.enabled, vec!["stats", "sessions", "log"]);
         let s = StatsArgs::from_arg_matches(&on.matches).unwrap();
         assert!(s.dovecot_config.is_none());

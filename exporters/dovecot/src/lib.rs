@@ -36,9 +36,16 @@ pub const INFO: ExporterInfo = ExporterInfo {
 pub async fn main_entry() -> ExitCode {
     let (args, mut selection) = common::cli::parse::<cli::Args>(&INFO, COLLECTORS);
     cli::enable_by_kumina_flags(&mut selection);
-    common::logging::init(&args.log);
+    common::logging::init(&args.common.log);
     if let Some(cli::Command::Print(p)) = &args.command {
         return cli::print(p);
     }
-    common::run_exporter(INFO, COLLECTORS, &selection, &args.process, &args.web).await
+    common::run_exporter(
+        INFO,
+        COLLECTORS,
+        &selection,
+        &args.common.process,
+        &args.common.web,
+    )
+    .await
 }

@@ -2,13 +2,11 @@
 //! collector's own flags (kumina/Hsn723 postfix_exporter's drop-in flags among them) live in
 //! the collector's file under `collector/`.
 
-use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::SystemTime;
 
-use anyhow::Context;
-use common::cli::{LogArgs, WebArgs};
+use common::cli::CommonArgs;
 
 use crate::collector::queue::{ListingFormat, aggregate_reader};
 use crate::queue::ShapeOptions;
@@ -17,15 +15,9 @@ use crate::queue::ShapeOptions;
 #[derive(clap::Parser, Debug, Clone)]
 #[command(subcommand_negates_reqs = true)]
 pub struct Args {
-    /// HTTP server flags.
+    /// HTTP server, logging and process metrics flags.
     #[command(flatten)]
-    pub web: WebArgs,
-    /// Logging flags.
-    #[command(flatten)]
-    pub log: LogArgs,
-    /// Process metrics flags (`--process.watch`).
-    #[command(flatten)]
-    pub process: common::process::ProcessArgs,
+    pub common: CommonArgs,
     /// Optional subcommand; without one the exporter serves HTTP.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -76,31 +68,12 @@ pub struct PrintArgs {
 
 /// Runs `print`: reads the input, prints metrics in text format 0.0.4.
 pub fn print(p: &PrintArgs) -> ExitCode {
-    match print_to_string(p) {
-        Ok(s) => {
-            print!("{s}");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("postfix-exporter print: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    common::cli::finish(&crate::INFO, "print", print_to_string(p))
 }
 
 /// The text `print` writes for this input.
 pub fn print_to_string(p: &PrintArgs) -> anyhow::Result<String> {
-    let mut input = Vec::new();
-    match p.input.as_deref() {
-        Some(path) if path.as_os_str() != "-" => {
-            input = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-        }
-        _ => {
-            std::io::stdin()
-                .read_to_end(&mut input)
-                .context("reading standard input")?;
-        }
-    }
+    let input = common::cli::read_input(p.input.as_deref())?;
     if p.format == PrintFormat::Log {
         let mut reg = prometheus_client::registry::Registry::default();
         let metrics = crate::logmetrics::LogMetrics::new(Default::default());
@@ -190,7 +163,7 @@ mod tests {
     fn kumina_flags_and_defaults() {
         let (a, on) = parse(&[]);
         assert_eq!(on.enabled, vec!["queue", "log"]);
-        assert_eq!(a.web.listen_addresses, vec![":9154"]);
+        assert_eq!(a.common.web.listen_addresses, vec![":9154"]);
         let q = <QueueArgs as clap::FromArgMatches>::from_arg_matches(&on.matches).unwrap();
         match q.config().unwrap().source {
             QueueSource::ShowqUnix(p) => {

@@ -28,9 +28,16 @@ pub use collector::COLLECTORS;
 /// Parses the flags, starts the collectors and serves until SIGTERM/SIGINT.
 pub async fn main_entry() -> ExitCode {
     let (args, selection) = common::cli::parse::<cli::Args>(&INFO, COLLECTORS);
-    common::logging::init(&args.log);
+    common::logging::init(&args.common.log);
     if let Some(cli::Command::Print(p)) = &args.command {
         return cli::print(p);
     }
-    common::run_exporter(INFO, COLLECTORS, &selection, &args.process, &args.web).await
+    common::run_exporter(
+        INFO,
+        COLLECTORS,
+        &selection,
+        &args.common.process,
+        &args.common.web,
+    )
+    .await
 }

@@ -41,16 +41,6 @@ fn build(args: DovecotLogArgs, setup: &mut Setup) -> anyhow::Result<()> {
     let metrics = Arc::new(LogMetrics::new());
     metrics.register(setup.registry());
     let opts = args.follow.options(args.log_unsupported);
-    for source in sources {
-        // The source string names the series: bounded (it comes from the flags).
-        let name = source.to_string();
-        setup.follow(
-            &name,
-            source,
-            metrics.clone(),
-            UNSUPPORTED_LABEL,
-            opts.clone(),
-        )?;
-    }
+    setup.follow_all(sources, metrics, UNSUPPORTED_LABEL, opts)?;
     Ok(())
 }

@@ -37,18 +37,7 @@ fn build(args: MaillogArgs, setup: &mut Setup) -> anyhow::Result<()> {
         })));
     }
     let opts = args.follow_options();
-    for source in sources {
-        // The source string names the series: bounded (it comes from the flags) and it
-        // tells the operator which input a counter is about.
-        let name = source.to_string();
-        setup.follow(
-            &name,
-            source,
-            metrics.clone(),
-            UNSUPPORTED_LABEL,
-            opts.clone(),
-        )?;
-    }
+    setup.follow_all(sources, metrics, UNSUPPORTED_LABEL, opts)?;
     Ok(())
 }
 

@@ -445,12 +445,7 @@ pub fn walk_blocking(cfg: &QueueConfig) -> anyhow::Result<Walk> {
             }
             drop(watchdog);
             if !out.status.success() {
-                bail!(
-                    "{} exited with {}: {}",
-                    argv.join(" "),
-                    out.status,
-                    String::from_utf8_lossy(&out.stderr).trim()
-                );
+                return Err(common::command::exit_error(argv, out.status, &out.stderr));
             }
             walk
         }
