@@ -91,6 +91,18 @@ pub fn read_input(path: Option<&std::path::Path>) -> anyhow::Result<Vec<u8>> {
     }
 }
 
+/// All flags of an exporter: the common ones and its one-shot subcommands `C` (`print`).
+#[derive(clap::Parser, Debug, Clone)]
+#[command(subcommand_negates_reqs = true)]
+pub struct Args<C: clap::Subcommand> {
+    /// HTTP server, logging and process metrics flags.
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Optional subcommand; without one the exporter serves HTTP.
+    #[command(subcommand)]
+    pub command: Option<C>,
+}
+
 /// Ends a one-shot subcommand (`print`): its output on stdout and success, or
 /// `<binary> <what>: <error>` on stderr and failure.
 pub fn finish(info: &ExporterInfo, what: &str, result: anyhow::Result<String>) -> ExitCode {

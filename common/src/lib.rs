@@ -48,6 +48,35 @@ pub async fn run_exporter(
     exit_code(info, result.await)
 }
 
+/// An exporter's whole `main`: parses the flags (its collectors' and subcommands `C`),
+/// lets `adjust` change the collector selection (flags of a peer exporter that turn a
+/// collector on), sets up logging, then runs the subcommand given with `run`, or serves
+/// until SIGTERM/SIGINT.
+pub async fn run_main<C>(
+    info: ExporterInfo,
+    defs: &[&dyn CollectorDef],
+    adjust: fn(&mut cli::Selection),
+    run: fn(&C) -> std::process::ExitCode,
+) -> std::process::ExitCode
+where
+    C: clap::Subcommand + std::fmt::Debug + Clone,
+{
+    let (args, mut selection) = cli::parse::<cli::Args<C>>(&info, defs);
+    adjust(&mut selection);
+    logging::init(&args.common.log);
+    if let Some(c) = &args.command {
+        return run(c);
+    }
+    run_exporter(
+        info,
+        defs,
+        &selection,
+        &args.common.process,
+        &args.common.web,
+    )
+    .await
+}
+
 /// Runs an exporter's async entry point on a multi-threaded runtime and returns its exit
 /// code. Shutdown is bounded: blocking work still in flight when the server has drained (a
 /// queue walk stuck on a hung showq, a read of a hung procfs) is abandoned after a short

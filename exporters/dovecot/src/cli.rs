@@ -4,19 +4,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use common::cli::CommonArgs;
-
-/// All flags of `dovecot-exporter`.
-#[derive(clap::Parser, Debug, Clone)]
-#[command(subcommand_negates_reqs = true)]
-pub struct Args {
-    /// HTTP server, logging and process metrics flags.
-    #[command(flatten)]
-    pub common: CommonArgs,
-    /// Optional subcommand; without one the exporter serves HTTP.
-    #[command(subcommand)]
-    pub command: Option<Command>,
-}
+/// All flags of `dovecot-exporter` besides its collectors'.
+pub type Args = common::cli::Args<Command>;
 
 /// Subcommands.
 #[derive(clap::Subcommand, Debug, Clone)]

@@ -34,18 +34,13 @@ pub const INFO: ExporterInfo = ExporterInfo {
 
 /// Parses the flags, starts the collectors and serves until SIGTERM/SIGINT.
 pub async fn main_entry() -> ExitCode {
-    let (args, mut selection) = common::cli::parse::<cli::Args>(&INFO, COLLECTORS);
-    cli::enable_by_kumina_flags(&mut selection);
-    common::logging::init(&args.common.log);
-    if let Some(cli::Command::Print(p)) = &args.command {
-        return cli::print(p);
-    }
-    common::run_exporter(
+    common::run_main(
         INFO,
         COLLECTORS,
-        &selection,
-        &args.common.process,
-        &args.common.web,
+        cli::enable_by_kumina_flags,
+        |cmd: &cli::Command| match cmd {
+            cli::Command::Print(p) => cli::print(p),
+        },
     )
     .await
 }

@@ -6,22 +6,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::SystemTime;
 
-use common::cli::CommonArgs;
-
 use crate::collector::queue::{ListingFormat, aggregate_reader};
 use crate::queue::ShapeOptions;
 
-/// All flags of `postfix-exporter`.
-#[derive(clap::Parser, Debug, Clone)]
-#[command(subcommand_negates_reqs = true)]
-pub struct Args {
-    /// HTTP server, logging and process metrics flags.
-    #[command(flatten)]
-    pub common: CommonArgs,
-    /// Optional subcommand; without one the exporter serves HTTP.
-    #[command(subcommand)]
-    pub command: Option<Command>,
-}
+/// All flags of `postfix-exporter` besides its collectors'.
+pub type Args = common::cli::Args<Command>;
 
 /// Subcommands.
 #[derive(clap::Subcommand, Debug, Clone)]

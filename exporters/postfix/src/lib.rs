@@ -27,17 +27,13 @@ pub use collector::COLLECTORS;
 
 /// Parses the flags, starts the collectors and serves until SIGTERM/SIGINT.
 pub async fn main_entry() -> ExitCode {
-    let (args, selection) = common::cli::parse::<cli::Args>(&INFO, COLLECTORS);
-    common::logging::init(&args.common.log);
-    if let Some(cli::Command::Print(p)) = &args.command {
-        return cli::print(p);
-    }
-    common::run_exporter(
+    common::run_main(
         INFO,
         COLLECTORS,
-        &selection,
-        &args.common.process,
-        &args.common.web,
+        |_| {},
+        |cmd: &cli::Command| match cmd {
+            cli::Command::Print(p) => cli::print(p),
+        },
     )
     .await
 }
