@@ -55,15 +55,20 @@ fn table(out: &str) -> Table {
     t
 }
 
-#[test]
-fn dump_over_unix_and_tcp_equals_doveadm() {
-    let dovecot = Dovecot::start(
+/// Dovecot with IMAP, the stats-reader on TCP and [`STATS_METRICS`].
+fn start() -> Dovecot {
+    Dovecot::start(
         DovecotOptions::new()
             .imap()
             .port("stats")
             .config(STATS_METRICS),
     )
-    .expect("start dovecot");
+    .expect("start dovecot")
+}
+
+#[test]
+fn dump_over_unix_and_tcp_equals_doveadm() {
+    let dovecot = start();
     let (user, password) = TEST_USERS[0];
     assert!(dovecot.auth_test(user, password).unwrap());
     assert!(dovecot.auth_test(TEST_USERS[1].0, TEST_USERS[1].1).unwrap());
@@ -163,13 +168,7 @@ fn summary(defs: &[MetricDef]) -> Vec<(String, Vec<String>, Vec<String>)> {
 
 #[test]
 fn metric_definitions_from_the_config_and_doveconf_agree() {
-    let dovecot = Dovecot::start(
-        DovecotOptions::new()
-            .imap()
-            .port("stats")
-            .config(STATS_METRICS),
-    )
-    .expect("start dovecot");
+    let dovecot = start();
     let from_file = config::load(&dovecot.config_path()).unwrap_or_else(|e| panic!("{e}"));
     let out = std::process::Command::new("doveconf")
         .arg("-c")
