@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the demo and the tests need: Debian packages (Postfix, Dovecot's core and
-# IMAP, POP3 and LMTP servers, VictoriaMetrics with vmagent/vmalert, Prometheus with
+# IMAP, POP3 and LMTP servers, ProFTPd, VictoriaMetrics with vmagent/vmalert, Prometheus with
 # promtool, swaks) and a Python venv at .venv with the packages in
-# tests/python/requirements.txt. Idempotent and quick when everything is already there. The Rust toolchain is expected on the machine.
+# tests/python/requirements.txt. Idempotent and quick when everything is already there.
+# The Rust toolchain is expected on the machine.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -15,7 +16,7 @@ log() { printf '[install-deps] %s\n' "$*" >&2; }
 # Debian packages (the list is in scripts/lib/packages.sh, shared with its regression test), and
 # a command each one must provide (checked before touching apt).
 APT_PACKAGES=("${DEPS_APT_PACKAGES[@]}")
-REQUIRED_COMMANDS=(postfix postconf postqueue postsuper qshape smtp-sink sendmail dovecot
+REQUIRED_COMMANDS=(postfix postconf postqueue postsuper qshape smtp-sink sendmail dovecot proftpd ftpwho
   doveadm victoria-metrics vmagent vmalert prometheus promtool swaks script flock openssl)
 
 SUDO=()
@@ -55,7 +56,7 @@ fi
 # temp dirs and free ports and never read /etc/dovecot). The Debian postinst starts nothing
 # where policy-rc.d forbids it; elsewhere stop what it started.
 if command -v service >/dev/null 2>&1 && [ ! -x /usr/sbin/policy-rc.d ]; then
-  for s in postfix dovecot victoria-metrics prometheus; do
+  for s in postfix dovecot proftpd victoria-metrics prometheus; do
     "${SUDO[@]}" service "$s" stop >/dev/null 2>&1 || true
   done
 fi

@@ -200,6 +200,15 @@ pub struct FollowArgs {
     /// instances' files) feed the same counters.
     #[arg(long = "collector.log.source", action = clap::ArgAction::Append)]
     pub log_source: Vec<String>,
+    /// How the sources are read.
+    #[command(flatten)]
+    pub read: ReadArgs,
+}
+
+/// How log sources are read (`--collector.log.*`): for exporters whose sources have flags
+/// of their own (ProFTPd's one flag per log kind).
+#[derive(clap::Args, Debug, Clone)]
+pub struct ReadArgs {
     /// Read an existing log file from its beginning instead of its end.
     #[arg(long = "collector.log.from-beginning")]
     pub from_beginning: bool,
@@ -215,37 +224,20 @@ pub struct FollowArgs {
     pub poll_interval: Duration,
 }
 
-impl FollowArgs {
-    /// The sources the flags name; `default` (a file followed from its end, or from its
-    /// beginning with --collector.log.from-beginning) when none is given. An error names
-    /// the bad flag value; no source at all is an error too.
-    pub fn sources(&self, default: Option<&std::path::Path>) -> anyhow::Result<Vec<Source>> {
+impl ReadArgs {
+    /// `spec` as a source (`/path`, `file:`, `fifo:`, `-`, `udp://`, `unixgram:`), a file
+    /// read from its beginning with --collector.log.from-beginning; `flag` names the flag in
+    /// the error.
+    pub fn source(&self, flag: &str, spec: &str) -> anyhow::Result<Source> {
         use anyhow::Context;
-        let parsed: Vec<Source> = if self.log_source.is_empty() {
-            let path = default.context("no log source: give --collector.log.source")?;
-            vec![Source::File {
-                path: path.to_path_buf(),
-                from_beginning: false,
-            }]
-        } else {
-            self.log_source
-                .iter()
-                .map(|s| {
-                    s.parse::<Source>()
-                        .with_context(|| format!("--collector.log.source={s}"))
-                })
-                .collect::<anyhow::Result<_>>()?
-        };
-        Ok(parsed
-            .into_iter()
-            .map(|src| match src {
-                Source::File { path, .. } => Source::File {
-                    path,
-                    from_beginning: self.from_beginning,
-                },
-                other => other,
-            })
-            .collect())
+        let src: Source = spec.parse().with_context(|| format!("--{flag}={spec}"))?;
+        Ok(match src {
+            Source::File { path, .. } => Source::File {
+                path,
+                from_beginning: self.from_beginning,
+            },
+            other => other,
+        })
     }
 
     /// How each follower reads; `log_unsupported` logs unsupported lines at info level.
@@ -256,6 +248,31 @@ impl FollowArgs {
             log_unsupported,
             rotated_copies: self.rotated_copies.clone(),
         }
+    }
+}
+
+impl FollowArgs {
+    /// The sources the flags name; `default` (a file followed from its end, or from its
+    /// beginning with --collector.log.from-beginning) when none is given. An error names
+    /// the bad flag value; no source at all is an error too.
+    pub fn sources(&self, default: Option<&std::path::Path>) -> anyhow::Result<Vec<Source>> {
+        use anyhow::Context;
+        if self.log_source.is_empty() {
+            let path = default.context("no log source: give --collector.log.source")?;
+            return Ok(vec![Source::File {
+                path: path.to_path_buf(),
+                from_beginning: self.read.from_beginning,
+            }]);
+        }
+        self.log_source
+            .iter()
+            .map(|s| self.read.source("collector.log.source", s))
+            .collect()
+    }
+
+    /// How each follower reads; `log_unsupported` logs unsupported lines at info level.
+    pub fn options(&self, log_unsupported: bool) -> FollowOptions {
+        self.read.options(log_unsupported)
     }
 }
 

@@ -1,0 +1,37 @@
+//! ProFTPd exporter, being built: transfers from the TransferLog (xferlog) so far; the
+//! ExtendedLog, the SystemLog and the scoreboard come next.
+//!
+//! The binary is a thin wrapper around [`main_entry`].
+
+pub mod cli;
+pub mod collector;
+pub mod transfers;
+pub mod xferlog;
+
+use std::process::ExitCode;
+
+use common::ExporterInfo;
+
+pub use collector::COLLECTORS;
+
+/// Static facts about this exporter.
+pub const INFO: ExporterInfo = ExporterInfo {
+    name: "proftpd-exporter",
+    namespace: "proftpd",
+    description: "OpenMetrics exporter for ProFTPd: transfers from the TransferLog",
+    default_listen: ":9162",
+    env_prefix: "PROFTPD_EXPORTER",
+};
+
+/// Parses the flags, starts the collectors and serves until SIGTERM/SIGINT.
+pub async fn main_entry() -> ExitCode {
+    common::run_main(
+        INFO,
+        COLLECTORS,
+        |_| {},
+        |cmd: &cli::Command| match cmd {
+            cli::Command::Print(p) => cli::print(p),
+        },
+    )
+    .await
+}

@@ -1,0 +1,196 @@
+//! Throw-away ProFTPd 1.3.8 instances: own config, users, homes, logs and scoreboard in a
+//! temp dir, FTP on a free loopback port with a passive range, run in the foreground
+//! (`proftpd -n -q`, so the SystemLog goes to its file) as a child of the test and stopped
+//! by PID. Nothing from `/etc/proftpd` is read. Needs root (ProFTPd binds, then switches to
+//! each user) and Debian's `proftpd-core`.
+//!
+//! ```no_run
+//! use e2e_tests::proftpd::{ProFtpd, ProFtpdOptions};
+//! let ftp = ProFtpd::start(ProFtpdOptions::new())?;
+//! let xferlog = ftp.transfer_log();
+//! # let _ = xferlog;
+//! # anyhow::Ok(())
+//! ```
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+
+use crate::instance::{Instance, InstanceBuilder};
+use crate::net;
+
+/// Users every instance has, with their passwords.
+pub const FTP_USERS: [(&str, &str); 2] = [("alice", "alice-ftp-1"), ("bob", "bob-ftp-2")];
+
+/// The uid and gid the FTP users' sessions run as (`nobody`/`nogroup`): homes are theirs.
+const FTP_UID: u32 = 65534;
+
+/// How many passive ports an instance reserves after the first.
+const PASSIVE_SPAN: u16 = 19;
+
+const CONFIG: &str = r#"# Written by the e2e-tests harness (tests/src/proftpd.rs); /etc/proftpd is not read.
+ServerName            "e2e-proftpd"
+ServerType            standalone
+DefaultServer         on
+Port                  @port:ftp@
+DefaultAddress        127.0.0.1
+SocketBindTight       on
+UseIPv6               off
+UseReverseDNS         off
+User                  nobody
+Group                 nogroup
+PidFile               @run_dir@/proftpd.pid
+ScoreboardFile        @run_dir@/proftpd.scoreboard
+WtmpLog               off
+RequireValidShell     off
+AuthOrder             mod_auth_file.c
+AuthUserFile          @config_dir@/ftpd.passwd
+DefaultRoot           ~
+PassivePorts          @passive_low@ @passive_high@
+AllowOverwrite        on
+MaxLoginAttempts      3
+TimeoutIdle           60
+# Failed logins answer at once: tests make several on purpose.
+DelayEngine           off
+SyslogLevel           info
+SystemLog             @log_dir@/proftpd.log
+TransferLog           @log_dir@/xferlog
+"#;
+
+/// How to build a [`ProFtpd`] beyond the defaults.
+#[derive(Debug, Clone, Default)]
+pub struct ProFtpdOptions {
+    /// Config lines appended after the defaults (`@log_dir@` etc. rendered).
+    pub config: Vec<String>,
+}
+
+impl ProFtpdOptions {
+    /// The defaults: FTP, [`FTP_USERS`], TransferLog and SystemLog.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Appends config lines.
+    pub fn config(mut self, block: &str) -> Self {
+        self.config.push(block.to_string());
+        self
+    }
+}
+
+/// A running ProFTPd, stopped by PID on drop.
+#[derive(Debug)]
+pub struct ProFtpd {
+    inst: Instance,
+}
+
+impl ProFtpd {
+    /// Writes the config, the users and their homes, starts `proftpd -n -q` and waits until
+    /// the FTP port listens.
+    pub fn start(opts: ProFtpdOptions) -> Result<ProFtpd> {
+        let passive = net::free_port();
+        let mut config = CONFIG
+            .replace("@passive_low@", &passive.to_string())
+            .replace("@passive_high@", &(passive + PASSIVE_SPAN).to_string());
+        for block in &opts.config {
+            config.push('\n');
+            config.push_str(block);
+        }
+        let mut inst = InstanceBuilder::new("proftpd")
+            .port("ftp")
+            .dir("home")
+            .log_file("proftpd.log")
+            .config_file("proftpd.conf", &config)
+            .build()?;
+        {
+            use std::os::unix::fs::PermissionsExt;
+            // ProFTPd reads the config and the homes as the session user.
+            std::fs::set_permissions(inst.dir(), std::fs::Permissions::from_mode(0o755))?;
+        }
+        let mut passwd = String::new();
+        for (user, password) in FTP_USERS {
+            let home = inst.dir().join("home").join(user);
+            std::fs::create_dir_all(&home)?;
+            std::os::unix::fs::chown(&home, Some(FTP_UID), Some(FTP_UID))
+                .with_context(|| format!("chown {}", home.display()))?;
+            let hash = inst
+                .run(Command::new("openssl").args(["passwd", "-6", password]))?
+                .trim()
+                .to_string();
+            // name:hash:uid:gid:gecos:home:shell
+            passwd.push_str(&format!(
+                "{user}:{hash}:{FTP_UID}:{FTP_UID}::{}:/bin/false\n",
+                home.display()
+            ));
+        }
+        let users = inst.write_config("ftpd.passwd", &passwd)?;
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&users, std::fs::Permissions::from_mode(0o600))?;
+        }
+        let conf = inst.config_path("proftpd.conf");
+        inst.run(Command::new("proftpd").arg("-t").arg("-c").arg(&conf))
+            .context("proftpd -t (apt-get install proftpd-core)")?;
+        let mut cmd = Command::new("proftpd");
+        cmd.arg("-n").arg("-q").arg("-c").arg(&conf);
+        inst.spawn("proftpd", cmd).context("starting proftpd")?;
+        let port = inst.port("ftp")?;
+        inst.wait_until("the FTP port", Duration::from_secs(30), |_| {
+            net::tcp_listening(port)
+        })?;
+        Ok(ProFtpd { inst })
+    }
+
+    /// 127.0.0.1 and the FTP port.
+    pub fn addr(&self) -> Result<SocketAddr> {
+        self.inst.addr("ftp")
+    }
+
+    /// The TransferLog (xferlog).
+    pub fn transfer_log(&self) -> PathBuf {
+        self.inst.log_dir().join("xferlog")
+    }
+
+    /// The SystemLog.
+    pub fn system_log(&self) -> PathBuf {
+        self.inst.log_dir().join("proftpd.log")
+    }
+
+    /// The scoreboard file.
+    pub fn scoreboard(&self) -> PathBuf {
+        self.inst.run_dir().join("proftpd.scoreboard")
+    }
+
+    /// A user's home (what the user sees as `/`).
+    pub fn home(&self, user: &str) -> PathBuf {
+        self.inst.dir().join("home").join(user)
+    }
+
+    /// The temp dir holding everything.
+    pub fn dir(&self) -> &Path {
+        self.inst.dir()
+    }
+
+    /// Runs `tests/python/ftp_traffic.py` against this instance with `plan` (a JSON list of
+    /// steps) and returns what each step got.
+    pub fn python_traffic(&self, plan: &serde_json::Value) -> Result<serde_json::Value> {
+        let script = crate::exporter::workspace_root().join("tests/python/ftp_traffic.py");
+        let out = Command::new(crate::tools::venv_python()?)
+            .arg(script)
+            .arg(self.addr()?.port().to_string())
+            .arg(plan.to_string())
+            .output()
+            .context("running ftp_traffic.py")?;
+        if !out.status.success() {
+            bail!("ftp_traffic.py: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        serde_json::from_slice(&out.stdout).context("ftp_traffic.py output")
+    }
+
+    /// Stops the daemon (SIGTERM, SIGKILL after the grace period).
+    pub fn stop(&mut self) -> Result<()> {
+        self.inst.stop()
+    }
+}
