@@ -51,7 +51,7 @@ pub fn print_to_string(p: &PrintArgs) -> anyhow::Result<String> {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::panic)]
     use super::*;
-    use crate::collector::transferlog::TransferLogArgs;
+    use crate::collector::log::ProftpdLogArgs;
     use clap::FromArgMatches;
 
     fn parse(args: &[&str]) -> (Args, common::cli::Selection) {
@@ -65,14 +65,15 @@ mod tests {
     fn defaults_and_sources() {
         let (a, on) = parse(&[]);
         assert_eq!(a.common.web.listen_addresses, vec![":9162"]);
-        assert_eq!(on.enabled, vec!["transferlog"]);
-        let t = TransferLogArgs::from_arg_matches(&on.matches).unwrap();
+        assert_eq!(on.enabled, vec!["log"]);
+        let t = ProftpdLogArgs::from_arg_matches(&on.matches).unwrap();
         assert_eq!(t.transferlog, vec!["/var/log/proftpd/xferlog"]);
+        assert_eq!(t.systemlog, vec!["/var/log/proftpd/proftpd.log"]);
         let (_, on) = parse(&[
             "--proftpd.transferlog=fifo:/run/proftpd/xferlog",
             "--proftpd.transferlog=udp://127.0.0.1:5514",
         ]);
-        let t = TransferLogArgs::from_arg_matches(&on.matches).unwrap();
+        let t = ProftpdLogArgs::from_arg_matches(&on.matches).unwrap();
         assert_eq!(t.transferlog.len(), 2);
         assert!(
             t.read

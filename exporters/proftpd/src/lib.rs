@@ -1,10 +1,12 @@
-//! ProFTPd exporter, being built: transfers from the TransferLog (xferlog) so far; the
-//! ExtendedLog, the SystemLog and the scoreboard come next.
+//! ProFTPd exporter, being built: transfers from the TransferLog (xferlog), sessions,
+//! logins and failures from the SystemLog so far; the ExtendedLog with any LogFormat, TLS
+//! and the scoreboard come next.
 //!
 //! The binary is a thin wrapper around [`main_entry`].
 
 pub mod cli;
 pub mod collector;
+pub mod systemlog;
 pub mod transfers;
 pub mod xferlog;
 
@@ -18,7 +20,7 @@ pub use collector::COLLECTORS;
 pub const INFO: ExporterInfo = ExporterInfo {
     name: "proftpd-exporter",
     namespace: "proftpd",
-    description: "OpenMetrics exporter for ProFTPd: transfers from the TransferLog",
+    description: "OpenMetrics exporter for ProFTPd: transfers, sessions and logins from its logs",
     default_listen: ":9162",
     env_prefix: "PROFTPD_EXPORTER",
 };

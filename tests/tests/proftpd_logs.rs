@@ -1,7 +1,8 @@
-//! `proftpd-exporter`'s transferlog collector against a real ProFTPd 1.3.8: after known
-//! traffic from Python's ftplib (uploads, one with spaces in its name, a download, an
-//! aborted download, a delete, a missing file, a second user, failed logins), every
-//! transfer counter equals what the traffic did, and the TransferLog's own lines agree.
+//! `proftpd-exporter`'s log collector against a real ProFTPd 1.3.8: after known traffic from
+//! Python's ftplib (uploads, one with spaces in its name, a download, an aborted download, a
+//! delete, a missing file, a second user, a wrong password, an unknown user), every
+//! transfer counter (TransferLog) and every session and login counter (SystemLog) equals
+//! what the traffic did, and the TransferLog's own lines agree.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -14,13 +15,14 @@ use e2e_tests::{Exporter, wait_for};
 const BIN: &str = "proftpd-exporter";
 
 #[test]
-fn transfers_equal_the_traffic() {
+fn transfers_sessions_and_logins_equal_the_traffic() {
     let ftp = ProFtpd::start(ProFtpdOptions::new()).expect("start proftpd");
     let log = ftp.transfer_log();
     let e = Exporter::start(
         BIN,
         &[
             &format!("--proftpd.transferlog={}", log.display()),
+            &format!("--proftpd.systemlog={}", ftp.system_log().display()),
             "--collector.log.from-beginning",
         ],
     )
@@ -37,7 +39,7 @@ fn transfers_equal_the_traffic() {
     // 5 uploads, 2 downloads (one aborted), 1 delete: 8 lines; the missing file writes none.
     wait_for("8 TransferLog lines read", Duration::from_secs(15), || {
         let s = e.samples().unwrap();
-        sum(&s, "proftpd_log_lines_total", &[]) == 8.0
+        value(&s, "proftpd_log_lines_total", &[("source", "transferlog")]) == Some(8.0)
     });
     let text = std::fs::read_to_string(&log).unwrap();
     assert_eq!(text.lines().count(), 8, "{text}");
@@ -92,11 +94,38 @@ fn transfers_equal_the_traffic() {
     );
     assert_eq!(sum(&s, "proftpd_log_lines_unsupported_total", &[]), 0.0);
     assert_eq!(
-        v(
-            "proftpd_scrape_collector_success",
-            &[("collector", "transferlog")]
-        ),
+        v("proftpd_scrape_collector_success", &[("collector", "log")]),
         1.0
+    );
+    // The SystemLog: four sessions (alice, bob, the wrong password, the unknown user), two
+    // logins, two failures with their reasons. The last session's close may lag its QUIT.
+    wait_for("4 sessions closed", Duration::from_secs(15), || {
+        let s = e.samples().unwrap();
+        value(&s, "proftpd_sessions_closed_total", &[("protocol", "ftp")]) == Some(4.0)
+    });
+    let s = e.samples().unwrap();
+    let v = |name: &str, l: &[(&str, &str)]| value(&s, name, l).unwrap_or(0.0);
+    assert_eq!(
+        v("proftpd_sessions_opened_total", &[("protocol", "ftp")]),
+        4.0
+    );
+    let login = |r: &str| {
+        v(
+            "proftpd_logins_total",
+            &[("protocol", "ftp"), ("result", r)],
+        )
+    };
+    assert_eq!((login("success"), login("failure")), (2.0, 2.0));
+    let fail = |r: &str| v("proftpd_login_failures_total", &[("reason", r)]);
+    assert_eq!(fail("incorrect_password"), 1.0);
+    assert_eq!(fail("no_such_user"), 1.0);
+    assert_eq!(v("proftpd_daemon_starts_total", &[]), 1.0);
+    let unsupported = sum(&s, "proftpd_log_lines_unsupported_total", &[]);
+    assert_eq!(
+        unsupported,
+        0.0,
+        "{}",
+        std::fs::read_to_string(ftp.system_log()).unwrap()
     );
     // The path with spaces is one line, not two.
     assert!(text.contains("my_file_with_spaces.bin"), "{text}");
