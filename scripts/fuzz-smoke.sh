@@ -61,6 +61,8 @@ for t in $TARGETS; do
     dovecot_stats) mkdir -p "$CORPUS/$t" && cp "$ROOT"/exporters/dovecot/tests/fixtures/*.seed "$CORPUS/$t/" ;;
     # The selector byte, then a captured Dovecot log (selector 8: the log counters).
     dovecot_text) mkdir -p "$CORPUS/$t" && { printf '\x08'; cat "$ROOT"/exporters/dovecot/tests/fixtures/dovecot-2.3.19-traffic.log; } >"$CORPUS/$t/log" ;;
+    # Our own TransferLog and SystemLog lines in ProFTPd 1.3.8's shapes.
+    proftpd_logs) mkdir -p "$CORPUS/$t" && cp "$ROOT"/exporters/proftpd/tests/fixtures/*.seed "$CORPUS/$t/" ;;
     *) mkdir -p "$CORPUS/$t" ;;
     esac
     echo "== fuzz $t for ${SECS}s ($(ls "$CORPUS/$t" | wc -l) seeds)"

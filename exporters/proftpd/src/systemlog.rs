@@ -21,7 +21,7 @@ type L1 = [(&'static str, &'static str); 1];
 type L2 = [(&'static str, &'static str); 2];
 
 /// Why a login failed (`proftpd_login_failures_total{reason}`).
-pub const LOGIN_FAILURE_REASONS: [&str; 9] = [
+pub const LOGIN_FAILURE_REASONS: [&str; 10] = [
     "incorrect_password",
     "no_such_user",
     "password_expired",
@@ -30,17 +30,19 @@ pub const LOGIN_FAILURE_REASONS: [&str; 9] = [
     "denied_by_limit",
     "insufficient_credentials",
     "root_login",
+    "denied_by_ftpusers",
     "other",
 ];
 
 /// Why a connection was refused (`proftpd_connections_refused_total{reason}`).
-pub const REFUSAL_REASONS: [&str; 7] = [
+pub const REFUSAL_REASONS: [&str; 8] = [
     "max_clients",
     "max_clients_per_host",
     "max_clients_per_user",
     "max_connections_per_host",
     "max_instances",
     "max_login_attempts",
+    "access_denied",
     "other",
 ];
 
@@ -100,7 +102,7 @@ pub fn message(line: &str) -> Option<&str> {
 
 fn login_failure_reason(why: &str) -> &'static str {
     let w = why.to_ascii_lowercase();
-    const RULES: [(&str, &str); 8] = [
+    const RULES: [(&str, &str); 9] = [
         ("incorrect password", "incorrect_password"),
         ("no such user", "no_such_user"),
         ("password expired", "password_expired"),
@@ -109,6 +111,7 @@ fn login_failure_reason(why: &str) -> &'static str {
         ("limit access denies", "denied_by_limit"),
         ("insufficient credentials", "insufficient_credentials"),
         ("root login", "root_login"),
+        ("user in /etc/ftpusers", "denied_by_ftpusers"),
     ];
     RULES
         .iter()
@@ -120,10 +123,17 @@ fn login_failure_reason(why: &str) -> &'static str {
 pub fn classify(msg: &str) -> Option<Event> {
     let m = msg.trim_end();
     // Module lines carry a level prefix (`notice: user alice: aborting transfer: …`).
-    let body = ["notice: ", "warning: ", "error: ", "info: "]
-        .iter()
-        .find_map(|p| m.strip_prefix(p))
-        .unwrap_or(m);
+    let body = [
+        "notice: ",
+        "warning: ",
+        "error: ",
+        "info: ",
+        "fatal: ",
+        "Fatal: ",
+    ]
+    .iter()
+    .find_map(|p| m.strip_prefix(p))
+    .unwrap_or(m);
     let proto = |s: &str| if s.starts_with("SSH2") { "ssh2" } else { "ftp" };
     if body.ends_with(" session opened.") {
         return Some(Event::SessionOpened(proto(body)));
@@ -147,7 +157,10 @@ pub fn classify(msg: &str) -> Option<Event> {
         }
         return Some(Event::Known);
     }
-    if body.starts_with("SECURITY VIOLATION: Root login attempted") {
+    if body
+        .to_ascii_lowercase()
+        .starts_with("security violation: root login attempted")
+    {
         return Some(Event::LoginFailed("root_login"));
     }
     if body.starts_with("Maximum login attempts") {
@@ -166,19 +179,28 @@ pub fn classify(msg: &str) -> Option<Event> {
     if body.starts_with("MaxInstances") {
         return Some(Event::Refused("max_instances"));
     }
-    let timeout = if body.starts_with("Login timeout exceeded") {
-        Some("login")
-    } else if body.starts_with("Client session idle timeout") {
-        Some("idle")
-    } else if body.contains("no transfer timeout") {
-        Some("no_transfer")
-    } else if body.starts_with("Data transfer stall timeout") {
-        Some("stalled")
-    } else if body.starts_with("FTP session timed out") {
-        Some("session")
-    } else {
-        None
-    };
+    // <Limit LOGIN> / Allow / Deny rules and tcp_wrappers (mod_wrap).
+    if (body.starts_with("Connection from ") && body.ends_with(" denied."))
+        || body.starts_with("refused connect from ")
+    {
+        return Some(Event::Refused("access_denied"));
+    }
+    let timeout =
+        if body.starts_with("Login timeout exceeded") || body.starts_with("FTP login timed out") {
+            Some("login")
+        } else if body.starts_with("Client session idle timeout")
+            || body.starts_with("FTP session idle timeout")
+        {
+            Some("idle")
+        } else if body.contains("no transfer timeout") {
+            Some("no_transfer")
+        } else if body.starts_with("Data transfer stall timeout") {
+            Some("stalled")
+        } else if body.starts_with("FTP session timed out") {
+            Some("session")
+        } else {
+            None
+        };
     if let Some(t) = timeout {
         return Some(Event::Timeout(t));
     }
@@ -189,6 +211,20 @@ pub fn classify(msg: &str) -> Option<Event> {
         return Some(Event::Shutdown);
     }
     let known = [
+        // 1.2 wrote this before the `USER x: no such user found` line that counts.
+        "no such user '",
+        // PAM's own line about a failure the USER line reports.
+        "(pam_unix) ",
+        // tcp_wrappers' note of an accepted connection; DNS checks; data-channel notes.
+        "connect from ",
+        "host name/",
+        "can't verify hostname",
+        "Refused PORT ",
+        "unable to find open port in PassivePorts",
+        "Reallocating sreaddir buffer",
+        "listen() failed",
+        "unable to open incoming connection",
+        "ProFTPD terminating",
         "ProFTPD killed",
         "SocketBindTight in effect",
         "user ",

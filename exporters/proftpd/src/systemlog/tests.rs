@@ -133,4 +133,33 @@ fn failure_reasons() {
         classify("FTP session timed out, disconnected"),
         Some(Event::Timeout("session"))
     );
+    // 1.2/1.3 wordings seen in other projects' logs.
+    for (msg, want) in [
+        ("FTP login timed out, disconnected", Event::Timeout("login")),
+        (
+            "FTP session idle timeout, disconnected.",
+            Event::Timeout("idle"),
+        ),
+        (
+            "Connection from crawl.example [66.249.66.80] denied.",
+            Event::Refused("access_denied"),
+        ),
+        (
+            "refused connect from 192.168.1.2 (192.168.1.2)",
+            Event::Refused("access_denied"),
+        ),
+        (
+            "SECURITY VIOLATION: root login attempted.",
+            Event::LoginFailed("root_login"),
+        ),
+        (
+            "USER u (Login failed): User in /etc/ftpusers",
+            Event::LoginFailed("denied_by_ftpusers"),
+        ),
+        ("no such user 'a'", Event::Known),
+        ("Fatal: unable to open incoming connection: x", Event::Known),
+        ("ProFTPD terminating (signal 11)", Event::Known),
+    ] {
+        assert_eq!(classify(msg), Some(want), "{msg}");
+    }
 }

@@ -1,0 +1,22 @@
+//! ProFTPd's TransferLog and SystemLog lines through their handlers: never panics, and a
+//! parsed transfer's path and user are slices of the line.
+#![no_main]
+
+use common::follow::LineHandler;
+use libfuzzer_sys::fuzz_target;
+use proftpd_exporter::systemlog::SystemLog;
+use proftpd_exporter::transfers::{TransferLog, TransferMetrics};
+use proftpd_exporter::xferlog::parse;
+
+fuzz_target!(|data: &[u8]| {
+    let text = String::from_utf8_lossy(data);
+    let transfers = TransferLog::new(TransferMetrics::new());
+    let system = SystemLog::new();
+    for line in text.lines() {
+        if let Ok(t) = parse(line) {
+            assert!(line.contains(t.path) && line.contains(t.user));
+        }
+        let _ = transfers.handle_line(line);
+        let _ = system.handle_line(line);
+    }
+});
