@@ -1,9 +1,11 @@
-//! ProFTPd's TransferLog and SystemLog lines through their handlers: never panics, and a
+//! ProFTPd's TransferLog and SystemLog lines through their handlers, and a LogFormat (the
+//! input's first line) compiled and matched against the other lines: never panics, and a
 //! parsed transfer's path and user are slices of the line.
 #![no_main]
 
 use common::follow::LineHandler;
 use libfuzzer_sys::fuzz_target;
+use proftpd_exporter::logformat::LogFormat;
 use proftpd_exporter::systemlog::SystemLog;
 use proftpd_exporter::transfers::{TransferLog, TransferMetrics};
 use proftpd_exporter::xferlog::parse;
@@ -12,7 +14,11 @@ fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
     let transfers = TransferLog::new(TransferMetrics::new());
     let system = SystemLog::new();
+    let format = text.lines().next().and_then(|f| LogFormat::new(f).ok());
     for line in text.lines() {
+        if let Some(f) = &format {
+            let _ = f.parse(line);
+        }
         if let Ok(t) = parse(line) {
             assert!(line.contains(t.path) && line.contains(t.user));
         }

@@ -73,6 +73,22 @@ impl ProFtpdOptions {
         Self::default()
     }
 
+    /// ExtendedLogs in three formats, in `log/`: `metrics.log` (classes ALL and EXIT, the
+    /// metrics-friendly format of docs/proftpd.md), then `auth.log` (AUTH, the classic
+    /// `auth` format) and `write.log` (WRITE and READ, the classic `write` format), whose
+    /// classes overlap the first.
+    pub fn extended_logs(self) -> Self {
+        self.config(
+            r#"LogFormat metrics "%{epoch} %{protocol} %m %s %{transfer-status} %b %{transfer-millisecs} %R %a %u %E"
+LogFormat auth    "%v [%P] %h %t \"%r\" %s"
+LogFormat write   "%h %l %u %t \"%r\" %s %b"
+ExtendedLog @log_dir@/metrics.log ALL,EXIT metrics
+ExtendedLog @log_dir@/auth.log AUTH auth
+ExtendedLog @log_dir@/write.log WRITE,READ write
+"#,
+        )
+    }
+
     /// Appends config lines.
     pub fn config(mut self, block: &str) -> Self {
         self.config.push(block.to_string());
@@ -151,6 +167,16 @@ impl ProFtpd {
     /// The TransferLog (xferlog).
     pub fn transfer_log(&self) -> PathBuf {
         self.inst.log_dir().join("xferlog")
+    }
+
+    /// The config file.
+    pub fn config_path(&self) -> PathBuf {
+        self.inst.config_path("proftpd.conf")
+    }
+
+    /// A file in the log dir (`metrics.log` of [`ProFtpdOptions::extended_logs`]).
+    pub fn log_file(&self, name: &str) -> PathBuf {
+        self.inst.log_dir().join(name)
     }
 
     /// The SystemLog.

@@ -130,3 +130,96 @@ fn transfers_sessions_and_logins_equal_the_traffic() {
     // The path with spaces is one line, not two.
     assert!(text.contains("my_file_with_spaces.bin"), "{text}");
 }
+
+#[test]
+fn commands_from_the_extended_logs_of_the_config() {
+    let ftp = ProFtpd::start(ProFtpdOptions::new().extended_logs()).expect("start proftpd");
+    let conf = format!("--proftpd.config={}", ftp.config_path().display());
+    let off = ["--proftpd.transferlog=none", "--proftpd.systemlog=none"];
+    // From the config: metrics.log (ALL, EXIT) only; auth.log and write.log overlap it.
+    let auto = Exporter::start(
+        BIN,
+        &[off[0], off[1], &conf, "--collector.log.from-beginning"],
+    )
+    .unwrap();
+    // Given explicitly: auth.log, its format found by its path in the config.
+    let auth_flag = format!(
+        "--proftpd.extendedlog={}",
+        ftp.log_file("auth.log").display()
+    );
+    let auth = Exporter::start(
+        BIN,
+        &[
+            off[0],
+            off[1],
+            &conf,
+            &auth_flag,
+            "--collector.log.from-beginning",
+        ],
+    )
+    .unwrap();
+    let pw = serde_json::json!({"alice": FTP_USERS[0].1, "bob": FTP_USERS[1].1});
+    ftp.python_traffic(&pw).unwrap();
+    let cmd = |s: &[e2e_tests::expo::ExpoSample], c: &str, class: &str| {
+        value(
+            s,
+            "proftpd_commands_total",
+            &[("command", c), ("code_class", class)],
+        )
+        .unwrap_or(0.0)
+    };
+    // Four sessions end with an EXIT line each; the last ones come after the clients left.
+    wait_for("4 EXIT lines", Duration::from_secs(15), || {
+        cmd(&auto.samples().unwrap(), "EXIT", "none") == 4.0
+    });
+    let s = auto.samples().unwrap();
+    let sources: Vec<&str> = s
+        .iter()
+        .filter(|x| x.name == "proftpd_log_lines_total")
+        .map(|x| x.label("source"))
+        .collect();
+    assert_eq!(sources, ["extendedlog:metrics"]);
+    for (c, class, n) in [
+        ("USER", "3xx", 4.0),
+        ("PASS", "2xx", 2.0),
+        ("PASS", "5xx", 2.0),
+        ("STOR", "2xx", 5.0),
+        ("RETR", "2xx", 1.0),
+        ("RETR", "4xx", 1.0),
+        ("RETR", "5xx", 1.0),
+        ("DELE", "2xx", 1.0),
+        ("QUIT", "2xx", 2.0),
+    ] {
+        assert_eq!(cmd(&s, c, class), n, "{c} {class}");
+    }
+    assert_eq!(sum(&s, "proftpd_log_lines_unsupported_total", &[]), 0.0);
+    wait_for("auth.log read", Duration::from_secs(15), || {
+        cmd(&auth.samples().unwrap(), "PASS", "5xx") == 2.0
+    });
+    let a = auth.samples().unwrap();
+    assert_eq!(cmd(&a, "USER", "3xx"), 4.0);
+    assert_eq!(cmd(&a, "PASS", "2xx"), 2.0);
+    assert_eq!(cmd(&a, "STOR", "2xx"), 0.0, "AUTH class only");
+    assert_eq!(sum(&a, "proftpd_log_lines_unsupported_total", &[]), 0.0);
+}
+
+#[test]
+fn an_unsupported_logformat_variable_stops_the_start() {
+    let out = e2e_tests::exporter::run_binary(
+        BIN,
+        &[
+            "--proftpd.transferlog=none",
+            "--proftpd.systemlog=none",
+            "--proftpd.logformat=odd=%h %Q %s",
+            "--proftpd.extendedlog=/nonexistent/odd.log:odd",
+        ],
+        b"",
+    )
+    .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("unsupported LogFormat variable %Q") && err.contains("LogFormat odd"),
+        "{err}"
+    );
+}

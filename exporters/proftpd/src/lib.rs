@@ -1,11 +1,14 @@
 //! ProFTPd exporter, being built: transfers from the TransferLog (xferlog), sessions,
-//! logins and failures from the SystemLog so far; the ExtendedLog with any LogFormat, TLS
-//! and the scoreboard come next.
+//! logins and failures from the SystemLog, commands from ExtendedLogs in any LogFormat so
+//! far; TLS and the scoreboard come next.
 //!
 //! The binary is a thin wrapper around [`main_entry`].
 
 pub mod cli;
 pub mod collector;
+pub mod conf;
+pub mod extended;
+pub mod logformat;
 pub mod systemlog;
 pub mod transfers;
 pub mod xferlog;

@@ -1,13 +1,20 @@
 //! The `log` collector: ProFTPd's logs, each kind from its own flag and any of common's log
-//! sources (a file, FIFO, stdin or syslog datagrams): the TransferLog (transfers) and the
-//! SystemLog (sessions, logins, refusals, timeouts). One process follows them all; each
-//! source is named by its kind in the `source` label.
+//! sources (a file, FIFO, stdin or syslog datagrams): the TransferLog (transfers), the
+//! SystemLog (sessions, logins, refusals, timeouts) and ExtendedLogs in any `LogFormat`
+//! (commands). One process follows them all; each source is named by its kind in the
+//! `source` label.
 
+use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::Arc;
+
+use anyhow::Context;
 
 use common::collector::{Setup, Spec};
 use common::follow::{LineHandler, ReadArgs};
 
+use crate::extended::{CommandMetrics, ExtendedLog};
+use crate::logformat::{DEFAULT_FORMAT, LogFormat};
 use crate::systemlog::SystemLog;
 use crate::transfers::{TransferLog, TransferMetrics};
 
@@ -42,6 +49,19 @@ pub struct ProftpdLogArgs {
         default_value = "/var/log/proftpd/proftpd.log"
     )]
     pub systemlog: Vec<String>,
+    /// An ExtendedLog: a source as above, optionally with `:FORMAT-NAME` (a `LogFormat` of
+    /// --proftpd.config or --proftpd.logformat, or `default`); without a name the format
+    /// the config's ExtendedLog directive for that path names. Repeatable. Without this
+    /// flag every file ExtendedLog of --proftpd.config is followed.
+    #[arg(long = "proftpd.extendedlog", action = clap::ArgAction::Append)]
+    pub extendedlog: Vec<String>,
+    /// proftpd.conf (Includes followed), for its LogFormat and ExtendedLog directives.
+    #[arg(long = "proftpd.config")]
+    pub proftpd_config: Option<PathBuf>,
+    /// A log format as NAME=FORMAT (the string of a LogFormat directive, unquoted); wins
+    /// over the config's format of that name. Repeatable.
+    #[arg(long = "proftpd.logformat", action = clap::ArgAction::Append)]
+    pub logformat: Vec<String>,
     /// How the logs are read (`--collector.log.*`).
     #[command(flatten)]
     pub read: ReadArgs,
@@ -80,6 +100,72 @@ fn follow_kind(
     Ok(())
 }
 
+/// The ExtendedLogs to follow: (source spec, format name, format string).
+fn extended_logs(args: &ProftpdLogArgs) -> anyhow::Result<Vec<(String, String, String)>> {
+    let conf = match &args.proftpd_config {
+        Some(p) => crate::conf::load(p)?,
+        None => crate::conf::LogConfig::default(),
+    };
+    let mut formats: BTreeMap<String, String> = BTreeMap::new();
+    formats.insert("default".into(), DEFAULT_FORMAT.into());
+    formats.extend(conf.formats.clone());
+    for f in &args.logformat {
+        let (name, fmt) = f
+            .split_once('=')
+            .with_context(|| format!("--proftpd.logformat={f}: expected NAME=FORMAT"))?;
+        formats.insert(name.trim().to_string(), fmt.to_string());
+    }
+    let wanted: Vec<(String, String)> = if args.extendedlog.is_empty() {
+        // Every command would be counted once per log that has it: take the config's logs
+        // in order, each only when none of its command classes is taken already.
+        let mut taken: Vec<String> = Vec::new();
+        let mut out = Vec::new();
+        // `syslog:LEVEL` ExtendedLogs reach the exporter through the SystemLog's syslog.
+        for d in conf
+            .extended_logs
+            .iter()
+            .filter(|d| d.path.starts_with('/'))
+        {
+            let classes = d.expanded_classes();
+            if classes.iter().any(|c| taken.contains(c)) {
+                tracing::info!(path = %d.path, format = %d.format, "ExtendedLog not followed: its command classes overlap a log already followed (give it with --proftpd.extendedlog to read it anyway)");
+                continue;
+            }
+            taken.extend(classes);
+            out.push((d.path.clone(), d.format.clone()));
+        }
+        out
+    } else {
+        args.extendedlog
+            .iter()
+            .map(|spec| {
+                // `PATH:NAME` when the part after the last ':' names a format.
+                if let Some((path, name)) = spec.rsplit_once(':')
+                    && formats.contains_key(name)
+                {
+                    return (path.to_string(), name.to_string());
+                }
+                let name = conf
+                    .extended_logs
+                    .iter()
+                    .find(|d| spec.ends_with(d.path.as_str()))
+                    .map_or("default".to_string(), |d| d.format.clone());
+                (spec.clone(), name)
+            })
+            .collect()
+    };
+    wanted
+        .into_iter()
+        .map(|(spec, name)| {
+            let fmt = formats
+                .get(&name)
+                .cloned()
+                .with_context(|| format!("ExtendedLog {spec}: no LogFormat called {name}"))?;
+            Ok((spec, name, fmt))
+        })
+        .collect()
+}
+
 fn build(args: ProftpdLogArgs, setup: &mut Setup) -> anyhow::Result<()> {
     let transfers = TransferMetrics::new();
     transfers.register(setup.registry());
@@ -95,5 +181,22 @@ fn build(args: ProftpdLogArgs, setup: &mut Setup) -> anyhow::Result<()> {
         Arc::new(TransferLog::new(transfers)),
     )?;
     follow_kind(setup, &args, "systemlog", "proftpd.systemlog", &s, system)?;
+    let commands = CommandMetrics::default();
+    commands.register(setup.registry());
+    let logs = extended_logs(&args)?;
+    let opts = args.read.options(args.log_unsupported);
+    for (spec, name, fmt) in &logs {
+        // A format the parser cannot support stops the start, naming the variable.
+        let format = LogFormat::new(fmt).with_context(|| format!("LogFormat {name} \"{fmt}\""))?;
+        let source = args.read.source("proftpd.extendedlog", spec)?;
+        let same_format = logs.iter().filter(|(_, n, _)| n == name).count();
+        let label = if same_format == 1 {
+            format!("extendedlog:{name}")
+        } else {
+            format!("extendedlog:{name}:{source}")
+        };
+        let handler = Arc::new(ExtendedLog::new(format, commands.clone()));
+        setup.follow(&label, source, handler, UNSUPPORTED_LABEL, opts.clone())?;
+    }
     Ok(())
 }
