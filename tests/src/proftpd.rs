@@ -12,7 +12,8 @@
 //! # anyhow::Ok(())
 //! ```
 
-use std::net::SocketAddr;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -215,8 +216,76 @@ impl ProFtpd {
         serde_json::from_slice(&out.stdout).context("ftp_traffic.py output")
     }
 
+    /// A control connection that has read the greeting; with `login`, logged in as that
+    /// user and password. Held open by the caller (the session lasts until it is dropped).
+    pub fn control(&self, login: Option<(&str, &str)>) -> Result<BufReader<TcpStream>> {
+        let s = TcpStream::connect(self.addr()?).context("connect ftp")?;
+        s.set_read_timeout(Some(Duration::from_secs(10)))?;
+        let mut c = BufReader::new(s);
+        expect(&mut c, "220")?;
+        if let Some((user, password)) = login {
+            command(&mut c, &format!("USER {user}"), "331")?;
+            command(&mut c, &format!("PASS {password}"), "230")?;
+        }
+        Ok(c)
+    }
+
+    /// A logged-in session in the middle of an upload: `STOR name` accepted (150) and
+    /// `first` bytes sent on the passive data connection, which the caller holds open.
+    pub fn upload_in_progress(
+        &self,
+        user: &str,
+        password: &str,
+        name: &str,
+        first: &[u8],
+    ) -> Result<(BufReader<TcpStream>, TcpStream)> {
+        let mut c = self.control(Some((user, password)))?;
+        command(&mut c, "TYPE I", "200")?;
+        let reply = command(&mut c, "PASV", "227")?;
+        // 227 Entering Passive Mode (h1,h2,h3,h4,p1,p2).
+        let nums: Vec<u16> = reply
+            .split(['(', ')'])
+            .nth(1)
+            .context("PASV reply without (…)")?
+            .split(',')
+            .map(|n| n.trim().parse().context("PASV reply number"))
+            .collect::<Result<_>>()?;
+        let [.., p1, p2] = nums[..] else {
+            bail!("PASV reply: {reply}");
+        };
+        let mut data = TcpStream::connect(("127.0.0.1", p1 * 256 + p2))?;
+        command(&mut c, &format!("STOR {name}"), "150")?;
+        data.write_all(first)?;
+        Ok((c, data))
+    }
+
     /// Stops the daemon (SIGTERM, SIGKILL after the grace period).
     pub fn stop(&mut self) -> Result<()> {
         self.inst.stop()
     }
+}
+
+/// Reads one reply (multi-line replies to their last line) and checks its code.
+fn expect(c: &mut BufReader<TcpStream>, code: &str) -> Result<String> {
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if c.read_line(&mut line)? == 0 {
+            bail!("connection closed waiting for {code}");
+        }
+        // `123-text` continues a reply; `123 text` ends it.
+        if line.len() >= 4 && line.as_bytes()[3] == b' ' {
+            break;
+        }
+    }
+    if !line.starts_with(code) {
+        bail!("expected {code}, got {}", line.trim_end());
+    }
+    Ok(line.trim_end().to_string())
+}
+
+/// Sends `cmd` and checks the reply code.
+fn command(c: &mut BufReader<TcpStream>, cmd: &str, code: &str) -> Result<String> {
+    c.get_mut().write_all(format!("{cmd}\r\n").as_bytes())?;
+    expect(c, code)
 }

@@ -65,7 +65,7 @@ mod tests {
     fn defaults_and_sources() {
         let (a, on) = parse(&[]);
         assert_eq!(a.common.web.listen_addresses, vec![":9162"]);
-        assert_eq!(on.enabled, vec!["log"]);
+        assert_eq!(on.enabled, vec!["log", "scoreboard"]);
         let t = ProftpdLogArgs::from_arg_matches(&on.matches).unwrap();
         assert_eq!(t.transferlog, vec!["/var/log/proftpd/xferlog"]);
         assert_eq!(t.systemlog, vec!["/var/log/proftpd/proftpd.log"]);

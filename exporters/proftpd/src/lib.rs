@@ -9,6 +9,7 @@ pub mod collector;
 pub mod conf;
 pub mod extended;
 pub mod logformat;
+pub mod scoreboard;
 pub mod systemlog;
 pub mod transfers;
 pub mod xferlog;

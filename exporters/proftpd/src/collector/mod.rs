@@ -2,8 +2,9 @@
 //! flags and how it is built, and one list of them.
 
 pub mod log;
+pub mod scoreboard;
 
 use common::CollectorDef;
 
 /// Every collector of the ProFTPd exporter, in the order they are built and listed.
-pub const COLLECTORS: &[&dyn CollectorDef] = &[&log::COLLECTOR];
+pub const COLLECTORS: &[&dyn CollectorDef] = &[&log::COLLECTOR, &scoreboard::COLLECTOR];

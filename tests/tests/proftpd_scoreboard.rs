@@ -1,0 +1,78 @@
+//! `proftpd-exporter`'s scoreboard collector against a real ProFTPd 1.3.8: two idle logged-in
+//! sessions, one client at the login prompt and one upload in progress, held open, give
+//! exactly those sessions by state, equal to what `ftpwho -o json` says; a stopped daemon is
+//! `proftpd_up 0`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::time::Duration;
+
+use e2e_tests::expo::value;
+use e2e_tests::proftpd::{FTP_USERS, ProFtpd, ProFtpdOptions};
+use e2e_tests::{Exporter, wait_for};
+
+const BIN: &str = "proftpd-exporter";
+
+#[test]
+fn sessions_by_state_equal_ftpwho() {
+    let mut ftp = ProFtpd::start(ProFtpdOptions::new()).expect("start proftpd");
+    let board = format!("--proftpd.scoreboard={}", ftp.scoreboard().display());
+    let e = Exporter::start(
+        BIN,
+        &[
+            "--proftpd.transferlog=none",
+            "--proftpd.systemlog=none",
+            &board,
+        ],
+    )
+    .unwrap();
+    let [(alice, apw), (bob, bpw)] = FTP_USERS;
+    let _idle = [
+        ftp.control(Some((alice, apw))).unwrap(),
+        ftp.control(Some((bob, bpw))).unwrap(),
+    ];
+    let _prompt = ftp.control(None).unwrap();
+    let _upload = ftp
+        .upload_in_progress(alice, apw, "slow.bin", &[b'x'; 4096])
+        .unwrap();
+    let state = |s: &[e2e_tests::expo::ExpoSample], st: &str| {
+        value(s, "proftpd_sessions", &[("protocol", "ftp"), ("state", st)]).unwrap_or(-1.0)
+    };
+    wait_for(
+        "the scoreboard shows the four sessions",
+        Duration::from_secs(15),
+        || {
+            let s = e.samples().unwrap();
+            (
+                state(&s, "idle"),
+                state(&s, "authenticating"),
+                state(&s, "uploading"),
+            ) == (2.0, 1.0, 1.0)
+        },
+    );
+    let s = e.samples().unwrap();
+    assert_eq!(value(&s, "proftpd_up", &[]), Some(1.0));
+    assert_eq!(state(&s, "downloading"), 0.0);
+    assert!(value(&s, "proftpd_server_start_time_seconds", &[]).unwrap() > 1.7e9);
+    // ftpwho's own view of the same moment.
+    let out = std::process::Command::new("ftpwho")
+        .args(["-o", "json", "-f"])
+        .arg(ftp.scoreboard())
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let conns = json["connections"].as_array().unwrap();
+    assert_eq!(conns.len(), 4, "{json}");
+    let flag = |k: &str| conns.iter().filter(|c| c[k] == true).count();
+    assert_eq!(
+        (flag("authenticating"), flag("uploading")),
+        (1, 1),
+        "{json}"
+    );
+    ftp.stop().unwrap();
+    wait_for(
+        "proftpd_up 0 after the stop",
+        Duration::from_secs(15),
+        || value(&e.samples().unwrap(), "proftpd_up", &[]) == Some(0.0),
+    );
+}
