@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
 """Known FTP traffic against a test ProFTPd on 127.0.0.1 with the standard library's ftplib.
 
-Usage: ftp_traffic.py PORT JSON
+Usage: ftp_traffic.py PORT JSON [tls]
 JSON: {"alice": password, "bob": password}
+With `tls`, only FTPS steps: alice logs in over AUTH TLS, PROT P, STOR tls.txt (600 B), QUIT;
+then two clients whose TLS handshakes fail (bytes that are no ClientHello; a client that
+offers only TLS 1.1, which the server refuses).
 Steps (sizes are the contract the test checks the exporter against):
   alice: STOR report.txt (12345 B), STOR "my file with spaces.bin" (2048 B),
          STOR notes.txt (12 B), RETR report.txt, DELE notes.txt, STOR big.bin (5 MiB),
@@ -19,9 +22,57 @@ import sys
 HOST = "127.0.0.1"
 
 
+def tls_steps(port, pw):
+    import socket
+    import ssl
+    out = {}
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    f = ftplib.FTP_TLS(context=ctx)
+    f.connect(HOST, port, timeout=20)
+    f.login("alice", pw["alice"])
+    f.prot_p()
+    out["ftps stor tls.txt"] = f.storbinary("STOR tls.txt", io.BytesIO(b"t" * 600))[:3]
+    f.quit()
+    s = socket.create_connection((HOST, port), timeout=20)
+    s.recv(1000)
+    s.sendall(b"AUTH TLS\r\n")
+    out["garbage auth"] = s.recv(1000).decode()[:3]
+    s.sendall(b"\x16\x03\x01garbage-not-a-hello" + b"x" * 100)
+    try:
+        s.recv(1000)
+    except OSError:
+        pass
+    s.close()
+    s = socket.create_connection((HOST, port), timeout=20)
+    s.recv(1000)
+    s.sendall(b"AUTH TLS\r\n")
+    s.recv(1000)
+    old = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    old.check_hostname = False
+    old.verify_mode = ssl.CERT_NONE
+    old.options &= ~ssl.OP_NO_TLSv1_1
+    try:
+        old.maximum_version = ssl.TLSVersion.TLSv1_1
+        old.minimum_version = ssl.TLSVersion.TLSv1
+    except (ValueError, AttributeError):
+        pass
+    try:
+        old.wrap_socket(s)
+        out["tls 1.1"] = "accepted"
+    except (ssl.SSLError, OSError):
+        out["tls 1.1"] = "refused"
+    s.close()
+    return out
+
+
 def main():
     port = int(sys.argv[1])
     pw = json.loads(sys.argv[2])
+    if sys.argv[3:] == ["tls"]:
+        print(json.dumps(tls_steps(port, pw), sort_keys=True))
+        return
     out = {}
 
     f = ftplib.FTP()

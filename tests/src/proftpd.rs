@@ -66,6 +66,8 @@ TransferLog           @log_dir@/xferlog
 pub struct ProFtpdOptions {
     /// Config lines appended after the defaults (`@log_dir@` etc. rendered).
     pub config: Vec<String>,
+    /// Load mod_tls and make a certificate ([`ProFtpdOptions::tls`]).
+    pub tls: bool,
 }
 
 impl ProFtpdOptions {
@@ -90,6 +92,24 @@ ExtendedLog @log_dir@/write.log WRITE,READ write
         )
     }
 
+    /// FTPS: mod_tls with a throwaway self-signed certificate (made at start), TLSv1.2
+    /// and 1.3, TLS optional, the TLSLog in `log/tls.log`.
+    pub fn tls(mut self) -> Self {
+        self.tls = true;
+        self.config(
+            "<IfModule mod_tls.c>
+  TLSEngine on
+  TLSLog @log_dir@/tls.log
+  TLSProtocol TLSv1.2 TLSv1.3
+  TLSRSACertificateFile @config_dir@/tls.crt
+  TLSRSACertificateKeyFile @config_dir@/tls.key
+  TLSRequired off
+  TLSOptions NoSessionReuseRequired
+</IfModule>
+",
+        )
+    }
+
     /// Appends config lines.
     pub fn config(mut self, block: &str) -> Self {
         self.config.push(block.to_string());
@@ -108,9 +128,16 @@ impl ProFtpd {
     /// the FTP port listens.
     pub fn start(opts: ProFtpdOptions) -> Result<ProFtpd> {
         let passive = net::free_port();
-        let mut config = CONFIG
-            .replace("@passive_low@", &passive.to_string())
-            .replace("@passive_high@", &(passive + PASSIVE_SPAN).to_string());
+        // mod_tls is a loadable module (Debian's proftpd-mod-crypto); it must come first.
+        let modules = if opts.tls {
+            "ModulePath /usr/lib/proftpd\nLoadModule mod_tls.c\n"
+        } else {
+            ""
+        };
+        let mut config = modules.to_string()
+            + &CONFIG
+                .replace("@passive_low@", &passive.to_string())
+                .replace("@passive_high@", &(passive + PASSIVE_SPAN).to_string());
         for block in &opts.config {
             config.push('\n');
             config.push_str(block);
@@ -143,6 +170,20 @@ impl ProFtpd {
             ));
         }
         let users = inst.write_config("ftpd.passwd", &passwd)?;
+        if opts.tls {
+            let (key, crt) = (inst.config_path("tls.key"), inst.config_path("tls.crt"));
+            inst.run(
+                Command::new("openssl")
+                    .args([
+                        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    ])
+                    .args(["-subj", "/CN=127.0.0.1", "-keyout"])
+                    .arg(&key)
+                    .arg("-out")
+                    .arg(&crt),
+            )
+            .context("making the FTPS certificate")?;
+        }
         {
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(&users, std::fs::Permissions::from_mode(0o600))?;
@@ -200,14 +241,28 @@ impl ProFtpd {
         self.inst.dir()
     }
 
-    /// Runs `tests/python/ftp_traffic.py` against this instance with `plan` (a JSON list of
-    /// steps) and returns what each step got.
-    pub fn python_traffic(&self, plan: &serde_json::Value) -> Result<serde_json::Value> {
+    /// Runs `tests/python/ftp_traffic.py` against this instance with the users' passwords
+    /// and returns what each step got.
+    pub fn python_traffic(&self, passwords: &serde_json::Value) -> Result<serde_json::Value> {
+        self.python_script(passwords, &[])
+    }
+
+    /// The FTPS steps of `tests/python/ftp_traffic.py` (built with [`ProFtpdOptions::tls`]).
+    pub fn python_tls_traffic(&self, passwords: &serde_json::Value) -> Result<serde_json::Value> {
+        self.python_script(passwords, &["tls"])
+    }
+
+    fn python_script(
+        &self,
+        passwords: &serde_json::Value,
+        extra: &[&str],
+    ) -> Result<serde_json::Value> {
         let script = crate::exporter::workspace_root().join("tests/python/ftp_traffic.py");
         let out = Command::new(crate::tools::venv_python()?)
             .arg(script)
             .arg(self.addr()?.port().to_string())
-            .arg(plan.to_string())
+            .arg(passwords.to_string())
+            .args(extra)
             .output()
             .context("running ftp_traffic.py")?;
         if !out.status.success() {

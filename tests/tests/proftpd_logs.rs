@@ -223,3 +223,56 @@ fn an_unsupported_logformat_variable_stops_the_start() {
         "{err}"
     );
 }
+
+#[test]
+fn ftps_handshakes_and_transfers() {
+    let ftp = ProFtpd::start(ProFtpdOptions::new().tls()).expect("start proftpd with mod_tls");
+    let e = Exporter::start(
+        BIN,
+        &[
+            &format!("--proftpd.transferlog={}", ftp.transfer_log().display()),
+            "--proftpd.systemlog=none",
+            &format!("--proftpd.tlslog={}", ftp.log_file("tls.log").display()),
+            "--collector.log.from-beginning",
+        ],
+    )
+    .unwrap();
+    let pw = serde_json::json!({"alice": FTP_USERS[0].1, "bob": FTP_USERS[1].1});
+    let replies = ftp.python_tls_traffic(&pw).unwrap();
+    assert_eq!(
+        replies,
+        serde_json::json!({"ftps stor tls.txt": "226", "garbage auth": "234", "tls 1.1": "refused"})
+    );
+    let tls = |s: &[e2e_tests::expo::ExpoSample], name: &str, r: &str| {
+        value(s, name, &[("result", r)]).unwrap_or(0.0)
+    };
+    let ftps_uploads = |s: &[e2e_tests::expo::ExpoSample]| {
+        value(
+            s,
+            "proftpd_transfers_total",
+            &[
+                ("direction", "upload"),
+                ("status", "complete"),
+                ("protocol", "ftps"),
+            ],
+        )
+    };
+    wait_for(
+        "two failed handshakes and the upload",
+        Duration::from_secs(15),
+        || {
+            let s = e.samples().unwrap();
+            tls(&s, "proftpd_tls_handshakes_total", "failure") == 2.0
+                && ftps_uploads(&s) == Some(1.0)
+        },
+    );
+    let s = e.samples().unwrap();
+    assert_eq!(tls(&s, "proftpd_tls_handshakes_total", "success"), 1.0);
+    assert_eq!(tls(&s, "proftpd_tls_data_handshakes_total", "success"), 1.0);
+    assert_eq!(
+        sum(&s, "proftpd_tls_connections_total", &[]),
+        1.0,
+        "one accepted control connection, of some version"
+    );
+    assert_eq!(sum(&s, "proftpd_log_lines_unsupported_total", &[]), 0.0);
+}

@@ -1,6 +1,6 @@
 //! ProFTPd exporter, being built: transfers from the TransferLog (xferlog), sessions,
-//! logins and failures from the SystemLog, commands from ExtendedLogs in any LogFormat so
-//! far; TLS and the scoreboard come next.
+//! logins and failures from the SystemLog, TLS handshakes from the TLSLog, commands from
+//! ExtendedLogs in any LogFormat, and live sessions from the scoreboard.
 //!
 //! The binary is a thin wrapper around [`main_entry`].
 
@@ -11,6 +11,7 @@ pub mod extended;
 pub mod logformat;
 pub mod scoreboard;
 pub mod systemlog;
+pub mod tls;
 pub mod transfers;
 pub mod xferlog;
 

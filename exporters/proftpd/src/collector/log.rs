@@ -1,7 +1,7 @@
 //! The `log` collector: ProFTPd's logs, each kind from its own flag and any of common's log
 //! sources (a file, FIFO, stdin or syslog datagrams): the TransferLog (transfers), the
-//! SystemLog (sessions, logins, refusals, timeouts) and ExtendedLogs in any `LogFormat`
-//! (commands). One process follows them all; each source is named by its kind in the
+//! SystemLog (sessions, logins, refusals, timeouts), mod_tls's TLSLog (handshakes) and
+//! ExtendedLogs in any `LogFormat` (commands). One process follows them all; each source is named by its kind in the
 //! `source` label.
 
 use std::collections::BTreeMap;
@@ -16,6 +16,7 @@ use common::follow::{LineHandler, ReadArgs};
 use crate::extended::{CommandMetrics, ExtendedLog};
 use crate::logformat::{DEFAULT_FORMAT, LogFormat};
 use crate::systemlog::SystemLog;
+use crate::tls::TlsLog;
 use crate::transfers::{TransferLog, TransferMetrics};
 
 /// The `log` collector's entry in the exporter's list.
@@ -49,6 +50,14 @@ pub struct ProftpdLogArgs {
         default_value = "/var/log/proftpd/proftpd.log"
     )]
     pub systemlog: Vec<String>,
+    /// mod_tls's TLSLog (Debian: /var/log/proftpd/tls.log), in the same forms. Repeatable;
+    /// `none` (the default) reads none.
+    #[arg(
+        long = "proftpd.tlslog",
+        action = clap::ArgAction::Append,
+        default_value = "none"
+    )]
+    pub tlslog: Vec<String>,
     /// An ExtendedLog: a source as above, optionally with `:FORMAT-NAME` (a `LogFormat` of
     /// --proftpd.config or --proftpd.logformat, or `default`); without a name the format
     /// the config's ExtendedLog directive for that path names. Repeatable. Without this
@@ -181,6 +190,10 @@ fn build(args: ProftpdLogArgs, setup: &mut Setup) -> anyhow::Result<()> {
         Arc::new(TransferLog::new(transfers)),
     )?;
     follow_kind(setup, &args, "systemlog", "proftpd.systemlog", &s, system)?;
+    let tls = Arc::new(TlsLog::new());
+    tls.register(setup.registry());
+    let tl = args.tlslog.clone();
+    follow_kind(setup, &args, "tlslog", "proftpd.tlslog", &tl, tls)?;
     let commands = CommandMetrics::default();
     commands.register(setup.registry());
     let logs = extended_logs(&args)?;
