@@ -1,0 +1,131 @@
+//! The whole `/metrics` output of the real `proftpd-exporter` binary for checked-in captures
+//! of a real ProFTPd 1.3.8 (refreshed by `capture_fixtures` below), compared with
+//! `tests/golden/proftpd-exporter.txt` and `.openmetrics.txt`, both checked by promtool and
+//! a strict OpenMetrics parser; every family is documented in docs/metrics.md.
+//!
+//! Sources: the TransferLog, SystemLog, TLSLog and an ExtendedLog in the metrics format of
+//! docs/proftpd.md, as the Python ftplib traffic (plain and FTPS) left them. The scoreboard
+//! collector is off (it needs a live daemon; tests/tests/proftpd_scoreboard.rs has it).
+//!
+//! Regenerate after an intended change (review the diff before committing):
+//! `UPDATE_GOLDEN=1 cargo test -p e2e-tests --test proftpd_golden`
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use e2e_tests::expo::{samples, sum};
+use e2e_tests::golden::{canonicalise, compare_both, undocumented_families, updating};
+use e2e_tests::proftpd::{FTP_USERS, ProFtpd, ProFtpdOptions};
+use e2e_tests::tools::{promtool_check_metrics, validate_openmetrics};
+use e2e_tests::{ACCEPT_OPENMETRICS, ACCEPT_TEXT, Exporter, temp_dir, workspace_root};
+
+const BIN: &str = "proftpd-exporter";
+
+/// The logs captured, as (fixture file, log file of the instance).
+const LOGS: [(&str, &str); 4] = [
+    ("xferlog-1.3.8.log", "xferlog"),
+    ("systemlog-1.3.8.log", "proftpd.log"),
+    ("tlslog-1.3.8.log", "tls.log"),
+    ("extendedlog-metrics-1.3.8.log", "metrics.log"),
+];
+
+/// The metrics LogFormat of docs/proftpd.md (also in the harness's `extended_logs`).
+const METRICS_FORMAT: &str =
+    "metrics=%{epoch} %{protocol} %m %s %{transfer-status} %b %{transfer-millisecs} %R %a %u %E";
+
+fn fixture(rel: &str) -> PathBuf {
+    workspace_root()
+        .join("exporters/proftpd/tests/fixtures")
+        .join(rel)
+}
+
+#[test]
+fn whole_output_matches_the_golden_files() {
+    let dir = temp_dir("proftpd-golden-").unwrap();
+    let mut lines = 0.0;
+    let mut copies = Vec::new();
+    for (f, _) in LOGS {
+        let text = std::fs::read_to_string(fixture(f)).unwrap();
+        lines += text.lines().count() as f64;
+        let copy = dir.path().join(f);
+        std::fs::write(&copy, text).unwrap();
+        copies.push(copy);
+    }
+    let args = [
+        format!("--proftpd.transferlog=file:{}", copies[0].display()),
+        format!("--proftpd.systemlog=file:{}", copies[1].display()),
+        format!("--proftpd.tlslog=file:{}", copies[2].display()),
+        format!("--proftpd.logformat={METRICS_FORMAT}"),
+        format!("--proftpd.extendedlog=file:{}:metrics", copies[3].display()),
+        "--collector.log.from-beginning".to_string(),
+        "--no-collector.scoreboard".to_string(),
+    ];
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let e = Exporter::start(BIN, &args).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while sum(
+        &samples(&e.scrape(ACCEPT_TEXT).unwrap().text()),
+        "proftpd_log_lines_total",
+        &[],
+    ) < lines
+    {
+        assert!(Instant::now() < deadline, "logs not read within 30 s");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let tmp = dir.path().display().to_string();
+    let stable = |body: String| body.replace(&tmp, "<tmpdir>");
+    let raw_text = e.scrape(ACCEPT_TEXT).unwrap().text();
+    let raw_om = e.scrape(ACCEPT_OPENMETRICS).unwrap().text();
+    let report = promtool_check_metrics(&raw_text).unwrap();
+    assert!(report.code == 0 || report.code == 3, "{}", report.output);
+    validate_openmetrics(&raw_om).unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(
+        sum(
+            &samples(&raw_text),
+            "proftpd_log_lines_unsupported_total",
+            &[]
+        ),
+        0.0
+    );
+    compare_both(
+        "proftpd-exporter",
+        &canonicalise(&stable(raw_text)),
+        &canonicalise(&stable(raw_om)),
+    )
+    .unwrap_or_else(|e| panic!("{e:#}"));
+}
+
+#[test]
+fn every_golden_family_is_documented() {
+    if updating() {
+        return;
+    }
+    let (missing, families) = undocumented_families("proftpd-exporter", "proftpd").unwrap();
+    assert!(
+        missing.is_empty(),
+        "families in tests/golden/proftpd-exporter.txt missing from docs/metrics.md: {missing:?}"
+    );
+    assert!(families > 20, "golden file looks truncated");
+}
+
+/// Refreshes the fixtures from a real ProFTPd with mod_tls and the three ExtendedLogs after
+/// the plain and FTPS ftplib traffic; the temp dir in paths is written as `/srv/ftp`. Run
+/// it on purpose: `cargo test -p e2e-tests --test proftpd_golden -- --ignored capture`.
+#[test]
+#[ignore = "writes fixtures; run on purpose after a ProFTPd upgrade"]
+fn capture_fixtures() {
+    let mut ftp = ProFtpd::start(ProFtpdOptions::new().tls().extended_logs()).unwrap();
+    let pw = serde_json::json!({"alice": FTP_USERS[0].1, "bob": FTP_USERS[1].1});
+    ftp.python_traffic(&pw).unwrap();
+    ftp.python_tls_traffic(&pw).unwrap();
+    // Let the last sessions' close and EXIT lines be written, then stop the daemon.
+    std::thread::sleep(Duration::from_secs(2));
+    ftp.stop().unwrap();
+    let tmp = ftp.dir().display().to_string();
+    for (f, log) in LOGS {
+        let text = std::fs::read_to_string(ftp.log_file(log)).unwrap();
+        std::fs::write(fixture(f), text.replace(&tmp, "/srv/ftp")).unwrap();
+    }
+}
