@@ -4,8 +4,9 @@
 # RCPT, delivered over LMTP to Dovecot), postfix-exporter reading its queue (showq over TCP)
 # and log, a Dovecot (IMAP, POP3, LMTP, the recommended metrics) with IMAP/POP3/LMTP clients
 # logging in and failing, dovecot-exporter reading its stats-reader over TCP, anvil, service
-# status, process titles and log, VictoriaMetrics, vmagent scraping both exporters, and
-# vmalert with alerts/*.yml. Runs until Ctrl-C, or for
+# status, process titles and log, a ProFTPd with ftplib clients uploading, downloading and
+# failing to log in, proftpd-exporter reading its logs and scoreboard, VictoriaMetrics,
+# vmagent scraping the three exporters, and vmalert with alerts/*.yml. Runs until Ctrl-C, or for
 # DEMO_DURATION seconds; stops everything it started by PID. State lives in .demo/.
 #
 # Environment: DEMO_DURATION (seconds; default: until Ctrl-C), DEMO_PROFILE (release|debug,
@@ -25,6 +26,9 @@ IMAP_PORT="${IMAP_PORT:-10143}"
 POP3_PORT="${POP3_PORT:-10110}"
 LMTP_PORT="${LMTP_PORT:-10024}"
 STATS_PORT="${STATS_PORT:-9901}"
+PROFTPD_EXPORTER_PORT="${PROFTPD_EXPORTER_PORT:-9162}"
+FTP_PORT="${FTP_PORT:-2121}"
+FTP_PASSIVE_LOW="${FTP_PASSIVE_LOW:-30000}"
 VM_PORT="${VM_PORT:-8428}"
 VMAGENT_PORT="${VMAGENT_PORT:-8429}"
 VMALERT_PORT="${VMALERT_PORT:-8880}"
@@ -39,6 +43,7 @@ DEMO_TRAFFIC_INTERVAL="${DEMO_TRAFFIC_INTERVAL:-2}"
 DEMO="$ROOT/.demo"
 PF="$DEMO/postfix"
 DC="$DEMO/dovecot"
+FT="$DEMO/proftpd"
 LOGS="$DEMO/logs"
 MAILLOG="$PF/maillog"
 
@@ -83,7 +88,7 @@ if [ -f "$DEMO/demo.pid" ] && kill -0 "$(cat "$DEMO/demo.pid")" 2>/dev/null; the
   log "a demo is already running (pid $(cat "$DEMO/demo.pid")); stop it first"
   exit 1
 fi
-for p in EXPORTER_PORT DOVECOT_EXPORTER_PORT IMAP_PORT POP3_PORT LMTP_PORT STATS_PORT VM_PORT VMAGENT_PORT VMALERT_PORT ALERTSINK_PORT SMTP_PORT SHOWQ_PORT SINK_PORT BOUNCE_PORT; do
+for p in EXPORTER_PORT DOVECOT_EXPORTER_PORT IMAP_PORT POP3_PORT LMTP_PORT STATS_PORT PROFTPD_EXPORTER_PORT FTP_PORT VM_PORT VMAGENT_PORT VMALERT_PORT ALERTSINK_PORT SMTP_PORT SHOWQ_PORT SINK_PORT BOUNCE_PORT; do
   if (exec 3<>"/dev/tcp/127.0.0.1/${!p}") 2>/dev/null; then
     log "port ${!p} is in use; choose another with $p=..."
     exit 1
@@ -102,6 +107,7 @@ else
   BIN="${CARGO_TARGET_DIR:-$ROOT/target}/$DEMO_PROFILE/postfix-exporter"
 fi
 DOVECOT_BIN="${DEMO_DOVECOT_EXPORTER_BIN:-$(dirname "$BIN")/dovecot-exporter}"
+PROFTPD_BIN="${DEMO_PROFTPD_EXPORTER_BIN:-$(dirname "$BIN")/proftpd-exporter}"
 
 rm -rf "$DEMO"
 mkdir -p "$DEMO" "$LOGS"
@@ -254,6 +260,58 @@ log "dovecot-exporter ${DOVECOT_EXPORTER_ARGS[*]}"
 start dovecot-exporter "$DOVECOT_BIN" "${DOVECOT_EXPORTER_ARGS[@]}"
 wait_http dovecot-exporter "http://127.0.0.1:$DOVECOT_EXPORTER_PORT/-/healthy"
 
+log "starting ProFTPd (FTP $FTP_PORT, passive $FTP_PASSIVE_LOW+)"
+mkdir -p "$FT/home/alice" "$FT/home/bob"
+# ProFTPd reads the config and the homes as the session user and refuses world-writable
+# log directories.
+chmod 755 "$DEMO" "$FT"
+chown 65534:65534 "$FT/home/alice" "$FT/home/bob"
+{
+  for u in alice bob; do
+    printf '%s:%s:65534:65534::%s:/bin/false\n' "$u" "$(openssl passwd -6 "$u-ftp")" "$FT/home/$u"
+  done
+} >"$FT/ftpd.passwd"
+chmod 600 "$FT/ftpd.passwd"
+cat >"$FT/proftpd.conf" <<CONF
+ServerName            "demo"
+ServerType            standalone
+DefaultServer         on
+Port                  $FTP_PORT
+DefaultAddress        127.0.0.1
+SocketBindTight       on
+UseIPv6               off
+UseReverseDNS         off
+User                  nobody
+Group                 nogroup
+PidFile               $FT/proftpd.pid
+ScoreboardFile        $FT/proftpd.scoreboard
+WtmpLog               off
+RequireValidShell     off
+AuthOrder             mod_auth_file.c
+AuthUserFile          $FT/ftpd.passwd
+DefaultRoot           ~
+PassivePorts          $FTP_PASSIVE_LOW $((FTP_PASSIVE_LOW + 19))
+AllowOverwrite        on
+DelayEngine           off
+SyslogLevel           info
+SystemLog             $FT/proftpd.log
+TransferLog           $FT/xferlog
+LogFormat metrics "%{epoch} %{protocol} %m %s %{transfer-status} %b %{transfer-millisecs} %R %a %u %E"
+ExtendedLog $FT/metrics.log ALL,EXIT metrics
+CONF
+start proftpd proftpd -n -q -c "$FT/proftpd.conf"
+for _ in $(seq 1 100); do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$FTP_PORT") 2>/dev/null; then break; fi
+  sleep 0.1
+done
+
+log "starting proftpd-exporter"
+start proftpd-exporter "$PROFTPD_BIN" "--web.listen-address=127.0.0.1:$PROFTPD_EXPORTER_PORT" \
+  "--proftpd.transferlog=$FT/xferlog" "--proftpd.systemlog=$FT/proftpd.log" \
+  "--proftpd.config=$FT/proftpd.conf" "--proftpd.scoreboard=$FT/proftpd.scoreboard" \
+  "--log.level=info"
+wait_http proftpd-exporter "http://127.0.0.1:$PROFTPD_EXPORTER_PORT/-/healthy"
+
 log "starting VictoriaMetrics, vmagent"
 start victoria-metrics victoria-metrics -storageDataPath="$DEMO/vmdata" \
   -httpListenAddr="127.0.0.1:$VM_PORT" -retentionPeriod=1d -search.latencyOffset=0s
@@ -269,6 +327,9 @@ scrape_configs:
   - job_name: dovecot
     static_configs:
       - targets: ["127.0.0.1:$DOVECOT_EXPORTER_PORT"]
+  - job_name: proftpd
+    static_configs:
+      - targets: ["127.0.0.1:$PROFTPD_EXPORTER_PORT"]
 YAML
 start vmagent vmagent -promscrape.config="$DEMO/scrape.yml" \
   -remoteWrite.url="http://127.0.0.1:$VM_PORT/api/v1/write" \
@@ -319,6 +380,9 @@ traffic() {
       "$ROOT/.venv/bin/python" "$ROOT/tests/python/dovecot_traffic.py" "$IMAP_PORT" "$POP3_PORT" "$LMTP_PORT" \
         '{"ok": ["alice@mbox.test", "alice-pw"], "pop": ["bob@mbox.test", "bob-pw"], "quota_user": "carol@mbox.test", "disabled": ["dave@mbox.test", "dave-pw"], "unknown": "nobody@mbox.test"}' \
         >/dev/null 2>&1 || true
+      # FTP: uploads, downloads, an aborted download, a delete, failed logins.
+      "$ROOT/.venv/bin/python" "$ROOT/tests/python/ftp_traffic.py" "$FTP_PORT" \
+        '{"alice": "alice-ftp", "bob": "bob-ftp"}' >/dev/null 2>&1 || true
       sendmail -C "$PF/etc" -f "alice@mx.test.local" "dave$n@example.com" <<<"$body" || true
       swaks --silent 2 --server "127.0.0.1:$SMTP_PORT" --from "frank@sink.test" \
         --to "root@mx.test.local" --body "round $n" >/dev/null 2>&1 || true
@@ -334,6 +398,7 @@ Demo running (state and logs in .demo/):
   exporter metrics   http://127.0.0.1:$EXPORTER_PORT/metrics
   exporter landing   http://127.0.0.1:$EXPORTER_PORT/
   dovecot-exporter   http://127.0.0.1:$DOVECOT_EXPORTER_PORT/metrics
+  proftpd-exporter   http://127.0.0.1:$PROFTPD_EXPORTER_PORT/metrics
   VictoriaMetrics    http://127.0.0.1:$VM_PORT/api/v1/query?query=postfix_exporter_build_info  (Debian's package has no vmui)
   vmagent targets    http://127.0.0.1:$VMAGENT_PORT/targets
   vmalert alerts     ${VMALERT_URL:-(not started)}
@@ -341,6 +406,7 @@ Demo running (state and logs in .demo/):
                      log $MAILLOG  (try: postqueue -c $PF/etc -p)
   Dovecot            IMAP 127.0.0.1:$IMAP_PORT, POP3 $POP3_PORT, LMTP $LMTP_PORT, config $DC/dovecot.conf,
                      log $DC/dovecot.log  (try: doveadm -c $DC/dovecot.conf stats dump)
+  ProFTPd            FTP 127.0.0.1:$FTP_PORT (alice/alice-ftp), logs in $FT  (try: ftpwho -f $FT/proftpd.scoreboard)
 Stop with Ctrl-C${DEMO_DURATION:+ (or wait ${DEMO_DURATION}s)}.
 
 MSG
@@ -358,7 +424,8 @@ while true; do
   if [ -n "$deadline" ] && [ "$SECONDS" -ge "$deadline" ]; then
     log "DEMO_DURATION reached"
     for q in 'up{job="postfix"}' 'postfix_queue_messages{queue="deferred"}' 'up{job="dovecot"}' \
-      'dovecot_up' 'sum(dovecot_log_logins_total)' 'sum(dovecot_imap_command_total)'; do
+      'dovecot_up' 'sum(dovecot_log_logins_total)' 'sum(dovecot_imap_command_total)' \
+      'up{job="proftpd"}' 'proftpd_up' 'sum(proftpd_transfers_total)' 'sum(proftpd_commands_total)'; do
       log "VictoriaMetrics: $q = $(curl -fsS "http://127.0.0.1:$VM_PORT/api/v1/query" \
         --data-urlencode "query=$q" | sed -n 's/.*"value":\[[^,]*,"\([^"]*\)".*/\1/p')"
     done
