@@ -59,6 +59,11 @@ pub fn respond(om: String, headers: &HeaderMap) -> Response {
         .into_response()
 }
 
+/// `registry` in text format 0.0.4, as a one-shot subcommand (`print`) writes it.
+pub fn render_text(registry: &prometheus_client::registry::Registry) -> String {
+    render(encode(&[registry]), Format::Text004)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

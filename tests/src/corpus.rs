@@ -31,3 +31,31 @@ pub fn dir(daemon: &str, check: &str) -> Option<PathBuf> {
         None
     }
 }
+
+/// `corpus file → unsupported lines` from the table that follows the
+/// `<!-- corpus-unsupported` marker in `doc` (a docs/*.md file under the workspace root):
+/// the first two columns of each row, backquotes dropped.
+#[allow(clippy::panic)]
+pub fn documented_unsupported(doc: &str) -> std::collections::BTreeMap<String, f64> {
+    let path = workspace_root().join(doc);
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    let Some((_, table)) = text.split_once("<!-- corpus-unsupported") else {
+        panic!("{doc} has no corpus-unsupported table");
+    };
+    table
+        .lines()
+        .skip(1)
+        .skip_while(|l| !l.starts_with('|'))
+        .take_while(|l| l.starts_with('|'))
+        .skip(2)
+        .map(|l| {
+            let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+            let n = cells
+                .get(2)
+                .and_then(|c| c.parse().ok())
+                .unwrap_or_else(|| panic!("{doc}: not a count in {l}"));
+            (cells.get(1).unwrap_or(&"").trim_matches('`').to_string(), n)
+        })
+        .collect()
+}

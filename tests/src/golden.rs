@@ -168,6 +168,62 @@ pub fn undocumented_families(stem: &str, ns: &str) -> Result<(Vec<String>, usize
     Ok((missing, all.len()))
 }
 
+/// Waits (30 s at most) until the exporter has read `lines` lines over all its log
+/// sources (`<ns>_log_lines_total`), then scrapes both formats, checks them with promtool
+/// and the strict OpenMetrics parser, writes `tmp` as `<tmpdir>` and canonicalises them,
+/// and compares them with `tests/golden/<stem>{.txt,.openmetrics.txt}`. Returns the raw
+/// text body for further checks.
+pub fn check_golden(
+    e: &crate::Exporter,
+    ns: &str,
+    lines: f64,
+    tmp: &Path,
+    stem: &str,
+) -> Result<String> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let family = format!("{ns}_log_lines_total");
+    loop {
+        let read = crate::expo::sum(&e.samples()?, &family, &[]);
+        if read >= lines {
+            break;
+        }
+        if std::time::Instant::now() > deadline {
+            anyhow::bail!("{read} of {lines} log lines read after 30 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let tmp = tmp.display().to_string();
+    let stable = |body: String| canonicalise(&body.replace(&tmp, "<tmpdir>"));
+    let raw_text = e.scrape(crate::ACCEPT_TEXT)?.text();
+    let raw_om = e.scrape(crate::ACCEPT_OPENMETRICS)?.text();
+    let report = crate::tools::promtool_check_metrics(&raw_text)?;
+    if report.code != 0 && report.code != 3 {
+        anyhow::bail!("promtool check metrics: {}", report.output);
+    }
+    crate::tools::validate_openmetrics(&raw_om)?;
+    compare_both(stem, &stable(raw_text.clone()), &stable(raw_om))?;
+    Ok(raw_text)
+}
+
+/// Fails unless every family of `tests/golden/<stem>.txt` is documented in
+/// docs/metrics.md (`<ns>` read as `ns`) and the file has more than `min` families. Skipped
+/// while updating (the file may be rewritten meanwhile).
+pub fn check_documented(stem: &str, ns: &str, min: usize) -> Result<()> {
+    if updating() {
+        return Ok(());
+    }
+    let (missing, families) = undocumented_families(stem, ns)?;
+    if !missing.is_empty() {
+        anyhow::bail!(
+            "families in tests/golden/{stem}.txt missing from docs/metrics.md: {missing:?}"
+        );
+    }
+    if families <= min {
+        anyhow::bail!("tests/golden/{stem}.txt looks truncated ({families} families)");
+    }
+    Ok(())
+}
+
 /// Whether `UPDATE_GOLDEN` is set to something other than empty or `0`.
 pub fn updating() -> bool {
     std::env::var_os("UPDATE_GOLDEN").is_some_and(|v| !v.is_empty() && v != "0")

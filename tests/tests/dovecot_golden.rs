@@ -16,12 +16,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
 
-use e2e_tests::expo::{samples, sum};
-use e2e_tests::golden::{canonicalise, compare_both, undocumented_families, updating};
-use e2e_tests::tools::{promtool_check_metrics, validate_openmetrics};
-use e2e_tests::{ACCEPT_OPENMETRICS, ACCEPT_TEXT, Exporter, temp_dir, workspace_root};
+use e2e_tests::expo::samples;
+use e2e_tests::golden::{check_documented, check_golden};
+use e2e_tests::{Exporter, temp_dir, workspace_root};
 
 const BIN: &str = "dovecot-exporter";
 
@@ -61,23 +59,8 @@ fn whole_output_matches_the_golden_files() {
     ];
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let e = Exporter::start(BIN, &args).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while sum(
-        &samples(&e.scrape(ACCEPT_TEXT).unwrap().text()),
-        "dovecot_log_lines_total",
-        &[],
-    ) < lines
-    {
-        assert!(Instant::now() < deadline, "log not read within 30 s");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let tmp = dir.path().display().to_string();
-    let stable = |body: String| body.replace(&tmp, "<tmpdir>");
-    let raw_text = e.scrape(ACCEPT_TEXT).unwrap().text();
-    let raw_om = e.scrape(ACCEPT_OPENMETRICS).unwrap().text();
-    let report = promtool_check_metrics(&raw_text).unwrap();
-    assert!(report.code == 0 || report.code == 3, "{}", report.output);
-    validate_openmetrics(&raw_om).unwrap_or_else(|e| panic!("{e:#}"));
+    let raw_text = check_golden(&e, "dovecot", lines, dir.path(), "dovecot-exporter")
+        .unwrap_or_else(|e| panic!("{e:#}"));
     let s = samples(&raw_text);
     for c in ["stats", "sessions", "service", "log"] {
         assert_eq!(
@@ -86,23 +69,9 @@ fn whole_output_matches_the_golden_files() {
             "{c}"
         );
     }
-    compare_both(
-        "dovecot-exporter",
-        &canonicalise(&stable(raw_text)),
-        &canonicalise(&stable(raw_om)),
-    )
-    .unwrap_or_else(|e| panic!("{e:#}"));
 }
 
 #[test]
 fn every_golden_family_is_documented() {
-    if updating() {
-        return;
-    }
-    let (missing, families) = undocumented_families("dovecot-exporter", "dovecot").unwrap();
-    assert!(
-        missing.is_empty(),
-        "families in tests/golden/dovecot-exporter.txt missing from docs/metrics.md: {missing:?}"
-    );
-    assert!(families > 50, "golden file looks truncated");
+    check_documented("dovecot-exporter", "dovecot", 50).unwrap_or_else(|e| panic!("{e:#}"));
 }

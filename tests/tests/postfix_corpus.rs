@@ -9,26 +9,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use e2e_tests::expo::{ExpoSample, samples, sum};
-use e2e_tests::{ACCEPT_TEXT, Exporter, wait_for, workspace_root};
-
-/// `corpus file → unsupported lines` from the table under the `corpus-unsupported` marker.
-fn documented() -> BTreeMap<String, f64> {
-    let doc = std::fs::read_to_string(workspace_root().join("docs/postfix.md")).unwrap();
-    let (_, table) = doc
-        .split_once("<!-- corpus-unsupported")
-        .expect("docs/postfix.md has the corpus table");
-    table
-        .lines()
-        .skip(1)
-        .skip_while(|l| !l.starts_with('|'))
-        .take_while(|l| l.starts_with('|'))
-        .skip(2)
-        .map(|l| {
-            let cells: Vec<&str> = l.split('|').map(str::trim).collect();
-            (cells[1].to_string(), cells[2].parse().unwrap())
-        })
-        .collect()
-}
+use e2e_tests::{ACCEPT_TEXT, Exporter, wait_for};
 
 #[test]
 fn corpus_unsupported_lines_are_the_documented_ones() {
@@ -41,7 +22,7 @@ fn corpus_unsupported_lines_are_the_documented_ones() {
         .filter(|p| p.extension().is_some_and(|e| e == "log"))
         .collect();
     files.sort();
-    let want = documented();
+    let want = e2e_tests::corpus::documented_unsupported("docs/postfix.md");
     let names: Vec<String> = files
         .iter()
         .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())

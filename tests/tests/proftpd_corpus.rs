@@ -10,29 +10,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use e2e_tests::expo::sum;
-use e2e_tests::{Exporter, wait_for, workspace_root};
-
-/// `corpus file → unsupported lines` from the table under the `corpus-unsupported` marker.
-fn documented() -> BTreeMap<String, f64> {
-    let doc = std::fs::read_to_string(workspace_root().join("docs/proftpd.md")).unwrap();
-    let (_, table) = doc
-        .split_once("<!-- corpus-unsupported")
-        .expect("docs/proftpd.md has the corpus table");
-    table
-        .lines()
-        .skip(1)
-        .skip_while(|l| !l.starts_with('|'))
-        .take_while(|l| l.starts_with('|'))
-        .skip(2)
-        .map(|l| {
-            let cells: Vec<&str> = l.split('|').map(str::trim).collect();
-            (
-                cells[1].trim_matches('`').to_string(),
-                cells[2].parse().unwrap(),
-            )
-        })
-        .collect()
-}
+use e2e_tests::{Exporter, wait_for};
 
 #[test]
 fn corpus_unsupported_lines_are_the_documented_ones() {
@@ -46,7 +24,7 @@ fn corpus_unsupported_lines_are_the_documented_ones() {
         .collect();
     files.sort();
     let name = |p: &std::path::Path| p.file_name().unwrap().to_string_lossy().into_owned();
-    let want = documented();
+    let want = e2e_tests::corpus::documented_unsupported("docs/proftpd.md");
     assert_eq!(
         files.iter().map(|p| name(p)).collect::<Vec<_>>(),
         want.keys().cloned().collect::<Vec<_>>(),

@@ -13,13 +13,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
 
 use e2e_tests::expo::{samples, sum};
-use e2e_tests::golden::{canonicalise, compare_both, undocumented_families, updating};
+use e2e_tests::golden::{check_documented, check_golden};
 use e2e_tests::proftpd::{FTP_USERS, ProFtpd, ProFtpdOptions};
-use e2e_tests::tools::{promtool_check_metrics, validate_openmetrics};
-use e2e_tests::{ACCEPT_OPENMETRICS, ACCEPT_TEXT, Exporter, temp_dir, workspace_root};
+use e2e_tests::{Exporter, temp_dir, workspace_root};
 
 const BIN: &str = "proftpd-exporter";
 
@@ -64,23 +62,8 @@ fn whole_output_matches_the_golden_files() {
     ];
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let e = Exporter::start(BIN, &args).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while sum(
-        &samples(&e.scrape(ACCEPT_TEXT).unwrap().text()),
-        "proftpd_log_lines_total",
-        &[],
-    ) < lines
-    {
-        assert!(Instant::now() < deadline, "logs not read within 30 s");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let tmp = dir.path().display().to_string();
-    let stable = |body: String| body.replace(&tmp, "<tmpdir>");
-    let raw_text = e.scrape(ACCEPT_TEXT).unwrap().text();
-    let raw_om = e.scrape(ACCEPT_OPENMETRICS).unwrap().text();
-    let report = promtool_check_metrics(&raw_text).unwrap();
-    assert!(report.code == 0 || report.code == 3, "{}", report.output);
-    validate_openmetrics(&raw_om).unwrap_or_else(|e| panic!("{e:#}"));
+    let raw_text = check_golden(&e, "proftpd", lines, dir.path(), "proftpd-exporter")
+        .unwrap_or_else(|e| panic!("{e:#}"));
     assert_eq!(
         sum(
             &samples(&raw_text),
@@ -89,25 +72,11 @@ fn whole_output_matches_the_golden_files() {
         ),
         0.0
     );
-    compare_both(
-        "proftpd-exporter",
-        &canonicalise(&stable(raw_text)),
-        &canonicalise(&stable(raw_om)),
-    )
-    .unwrap_or_else(|e| panic!("{e:#}"));
 }
 
 #[test]
 fn every_golden_family_is_documented() {
-    if updating() {
-        return;
-    }
-    let (missing, families) = undocumented_families("proftpd-exporter", "proftpd").unwrap();
-    assert!(
-        missing.is_empty(),
-        "families in tests/golden/proftpd-exporter.txt missing from docs/metrics.md: {missing:?}"
-    );
-    assert!(families > 20, "golden file looks truncated");
+    check_documented("proftpd-exporter", "proftpd", 20).unwrap_or_else(|e| panic!("{e:#}"));
 }
 
 /// Refreshes the fixtures from a real ProFTPd with mod_tls and the three ExtendedLogs after
@@ -121,7 +90,7 @@ fn capture_fixtures() {
     ftp.python_traffic(&pw).unwrap();
     ftp.python_tls_traffic(&pw).unwrap();
     // Let the last sessions' close and EXIT lines be written, then stop the daemon.
-    std::thread::sleep(Duration::from_secs(2));
+    std::thread::sleep(std::time::Duration::from_secs(2));
     ftp.stop().unwrap();
     let tmp = ftp.dir().display().to_string();
     for (f, log) in LOGS {

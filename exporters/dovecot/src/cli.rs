@@ -67,10 +67,7 @@ pub fn print_to_string(p: &PrintArgs) -> anyhow::Result<String> {
     }
     let mut reg = prometheus_client::registry::Registry::default();
     reg.register_collector(Box::new(set.into_collector()));
-    Ok(common::expose::render(
-        common::expose::encode(&[&reg]),
-        common::negotiate::Format::Text004,
-    ))
+    Ok(common::expose::render_text(&reg))
 }
 
 #[cfg(test)]

@@ -92,10 +92,7 @@ pub fn render_text(set: common::MetricSet) -> String {
 }
 
 fn render_registry(reg: &prometheus_client::registry::Registry) -> String {
-    common::expose::render(
-        common::expose::encode(&[reg]),
-        common::negotiate::Format::Text004,
-    )
+    common::expose::render_text(reg)
 }
 
 /// Metrics for one input held in memory (shared by `print` and tests).
