@@ -284,6 +284,20 @@ where
     }
 }
 
+/// As [`try_parse_from`] with the exporter's name as argv\[0\] and `args` after it: the
+/// exporters' flag tests.
+pub fn try_parse_args<T>(
+    info: &ExporterInfo,
+    specs: &[&dyn CollectorDef],
+    args: &[&str],
+) -> Result<(T, Selection), clap::Error>
+where
+    T: clap::CommandFactory + FromArgMatches,
+{
+    let argv = std::iter::once(info.name).chain(args.iter().copied());
+    try_parse_from::<T, _, _>(info, specs, argv)
+}
+
 /// As [`parse_from`], returning clap's error instead of exiting.
 pub fn try_parse_from<T, I, S>(
     info: &ExporterInfo,

@@ -32,6 +32,24 @@ pub fn dir(daemon: &str, check: &str) -> Option<PathBuf> {
     }
 }
 
+/// The `*.log` files of corpus dir `dir`, sorted, with their file names.
+#[allow(clippy::unwrap_used)]
+pub fn log_files(dir: &std::path::Path) -> Vec<(PathBuf, String)> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "log"))
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            (p, name)
+        })
+        .collect()
+}
+
 /// `corpus file → unsupported lines` from the table that follows the
 /// `<!-- corpus-unsupported` marker in `doc` (a docs/*.md file under the workspace root):
 /// the first two columns of each row, backquotes dropped.

@@ -16,17 +16,8 @@ fn corpus_unsupported_lines_are_the_documented_ones() {
     let Some(dir) = e2e_tests::corpus::dir("postfix", "postfix_corpus") else {
         return;
     };
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "log"))
-        .collect();
-    files.sort();
+    let (files, names): (Vec<_>, Vec<_>) = e2e_tests::corpus::log_files(&dir).into_iter().unzip();
     let want = e2e_tests::corpus::documented_unsupported("docs/postfix.md");
-    let names: Vec<String> = files
-        .iter()
-        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
-        .collect();
     assert_eq!(
         names,
         want.keys().cloned().collect::<Vec<_>>(),

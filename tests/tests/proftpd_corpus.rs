@@ -17,16 +17,10 @@ fn corpus_unsupported_lines_are_the_documented_ones() {
     let Some(dir) = e2e_tests::corpus::dir("proftpd", "proftpd_corpus") else {
         return;
     };
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "log"))
-        .collect();
-    files.sort();
-    let name = |p: &std::path::Path| p.file_name().unwrap().to_string_lossy().into_owned();
+    let files = e2e_tests::corpus::log_files(&dir);
     let want = e2e_tests::corpus::documented_unsupported("docs/proftpd.md");
     assert_eq!(
-        files.iter().map(|p| name(p)).collect::<Vec<_>>(),
+        files.iter().map(|(_, n)| n.clone()).collect::<Vec<_>>(),
         want.keys().cloned().collect::<Vec<_>>(),
         "every corpus file has a row in docs/proftpd.md"
     );
@@ -35,8 +29,8 @@ fn corpus_unsupported_lines_are_the_documented_ones() {
         "--log.unsupported".to_string(),
     ];
     let mut lines = 0.0;
-    for f in &files {
-        let kind = if name(f).contains("xferlog") {
+    for (f, name) in &files {
+        let kind = if name.contains("xferlog") {
             "transferlog"
         } else {
             "systemlog"
@@ -52,7 +46,7 @@ fn corpus_unsupported_lines_are_the_documented_ones() {
     });
     let s = e.samples().unwrap();
     let mut got = BTreeMap::new();
-    for f in &files {
+    for (f, name) in &files {
         let unsupported: f64 = s
             .iter()
             .filter(|x| {
@@ -61,7 +55,7 @@ fn corpus_unsupported_lines_are_the_documented_ones() {
             })
             .map(|x| x.value)
             .sum();
-        got.insert(name(f), unsupported);
+        got.insert(name.clone(), unsupported);
     }
     assert_eq!(got, want);
 }

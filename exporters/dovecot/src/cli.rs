@@ -79,9 +79,7 @@ mod tests {
     use clap::FromArgMatches;
 
     fn parse(args: &[&str]) -> (Args, common::cli::Selection) {
-        let mut v = vec!["dovecot-exporter"];
-        v.extend_from_slice(args);
-        common::cli::try_parse_from::<Args, _, _>(&crate::INFO, crate::COLLECTORS, v)
+        common::cli::try_parse_args::<Args>(&crate::INFO, crate::COLLECTORS, args)
             .unwrap_or_else(|e| panic!("{e}"))
     }
 

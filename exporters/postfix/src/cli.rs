@@ -140,9 +140,7 @@ mod tests {
     use common::follow::Source;
 
     fn parse(args: &[&str]) -> (Args, common::cli::Selection) {
-        let mut v = vec!["postfix-exporter"];
-        v.extend_from_slice(args);
-        common::cli::try_parse_from::<Args, _, _>(&crate::INFO, crate::COLLECTORS, v).unwrap()
+        common::cli::try_parse_args::<Args>(&crate::INFO, crate::COLLECTORS, args).unwrap()
     }
 
     #[test]

@@ -75,10 +75,9 @@ pub enum Event {
     Known,
 }
 
-/// The message of a SystemLog line after the server (and client) address, or `None` for a
-/// line of another program.
-pub fn message(line: &str) -> Option<&str> {
-    let l = common::logline::parse(line)?;
+/// The message of a SystemLog line (split by [`common::logline::parse`]) after the server
+/// (and client) address, or `None` for a line of another program.
+pub fn message<'a>(l: &common::logline::LogLine<'a>) -> Option<&'a str> {
     if l.program != "proftpd" {
         return None;
     }
@@ -384,12 +383,14 @@ impl LineHandler for SystemLog {
         if line.trim().is_empty() || line.starts_with([' ', '\t']) {
             return LineOutcome::Handled;
         }
-        let Some(msg) = message(line) else {
+        // One split of the prefix gives the message and the session's pid.
+        let Some(l) = common::logline::parse(line) else {
             return LineOutcome::Handled;
         };
-        let pid = common::logline::parse(line)
-            .and_then(|l| l.pid)
-            .and_then(|p| p.parse().ok());
+        let Some(msg) = message(&l) else {
+            return LineOutcome::Handled;
+        };
+        let pid = l.pid.and_then(|p| p.parse().ok());
         match classify(msg) {
             Some(e) => {
                 self.count(e, pid);
