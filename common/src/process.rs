@@ -130,6 +130,15 @@ pub fn command_lines(root: &Path) -> std::io::Result<Vec<(u32, String)>> {
     Ok(out)
 }
 
+/// The parent of process `pid` under procfs `root`, from its `stat` (the fields after the
+/// last `)`, as the name in parentheses may hold anything); `None` when it is gone.
+pub fn parent_pid(root: &Path, pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(root.join(pid.to_string()).join("stat")).ok()?;
+    let (_, rest) = stat.rsplit_once(')')?;
+    // ` S 1234 …`: the state, then the parent.
+    rest.split_whitespace().nth(1)?.parse().ok()
+}
+
 /// Reads a pid file (Postfix pads the number with spaces); `None` when absent or invalid.
 fn read_pid_file(path: &Path) -> Option<u32> {
     match std::fs::read_to_string(path) {
@@ -458,6 +467,20 @@ mod tests {
             ]
         );
         assert!(command_lines(&dir.path().join("missing")).is_err());
+    }
+
+    #[test]
+    fn parent_pids_from_stat() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("42");
+        std::fs::create_dir(&p).unwrap();
+        std::fs::write(p.join("stat"), "42 (odd) name)) S 7 42 42 0 -1").unwrap();
+        assert_eq!(parent_pid(dir.path(), 42), Some(7));
+        assert_eq!(parent_pid(dir.path(), 43), None);
+        assert_eq!(
+            parent_pid(Path::new("/proc"), std::process::id()),
+            Some(std::os::unix::process::parent_id())
+        );
     }
 
     #[test]

@@ -231,6 +231,11 @@ impl ProFtpd {
         self.inst.run_dir().join("proftpd.scoreboard")
     }
 
+    /// The PidFile (the daemon's pid).
+    pub fn pid_file(&self) -> PathBuf {
+        self.inst.run_dir().join("proftpd.pid")
+    }
+
     /// A user's home (what the user sees as `/`).
     pub fn home(&self, user: &str) -> PathBuf {
         self.inst.dir().join("home").join(user)

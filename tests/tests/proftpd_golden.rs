@@ -74,6 +74,62 @@ fn whole_output_matches_the_golden_files() {
     );
 }
 
+/// The transfer families from the TransferLog and from the metrics ExtendedLog of the same
+/// traffic: equal, sample by sample, but for the durations' precision.
+#[test]
+fn the_transferlog_and_the_extendedlog_count_the_same_transfers() {
+    let dir = temp_dir("proftpd-golden-").unwrap();
+    let copy = |f: &str| {
+        let p = dir.path().join(f);
+        std::fs::copy(fixture(f), &p).unwrap();
+        p
+    };
+    let (xfer, ext) = (copy(LOGS[0].0), copy(LOGS[3].0));
+    let run = |from: &str| {
+        let args = [
+            format!("--proftpd.transferlog=file:{}", xfer.display()),
+            "--proftpd.systemlog=none".to_string(),
+            format!("--proftpd.logformat={METRICS_FORMAT}"),
+            format!("--proftpd.extendedlog=file:{}:metrics", ext.display()),
+            format!("--proftpd.transfers-from={from}"),
+            "--collector.log.from-beginning".to_string(),
+            "--no-collector.scoreboard".to_string(),
+        ];
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let e = Exporter::start(BIN, &args).unwrap();
+        let lines = |s: &[e2e_tests::expo::ExpoSample]| sum(s, "proftpd_log_lines_total", &[]);
+        let want = [xfer.as_path(), ext.as_path()]
+            .iter()
+            .map(|p| std::fs::read_to_string(p).unwrap().lines().count() as f64)
+            .sum::<f64>();
+        e2e_tests::wait_for(
+            "every line read",
+            std::time::Duration::from_secs(15),
+            || lines(&e.samples().unwrap()) == want,
+        );
+        e.samples().unwrap()
+    };
+    let (a, b) = (run("transferlog"), run("extendedlog"));
+    let pick = |s: &[e2e_tests::expo::ExpoSample], name: &str| {
+        let mut v: Vec<String> = s
+            .iter()
+            .filter(|x| x.name == name)
+            .map(|x| format!("{:?} {}", x.labels, x.value))
+            .collect();
+        v.sort();
+        v
+    };
+    for name in [
+        "proftpd_transfers_total",
+        "proftpd_transfer_bytes_total",
+        "proftpd_transfer_duration_seconds_count",
+    ] {
+        assert!(!pick(&a, name).is_empty(), "{name}");
+        assert_eq!(pick(&a, name), pick(&b, name), "{name}");
+    }
+    assert_eq!(sum(&b, "proftpd_transfers_total", &[]), 9.0);
+}
+
 #[test]
 fn every_golden_family_is_documented() {
     check_documented("proftpd-exporter", "proftpd", 20).unwrap_or_else(|e| panic!("{e:#}"));

@@ -2,7 +2,8 @@
 //! Python's ftplib (uploads, one with spaces in its name, a download, an aborted download, a
 //! delete, a missing file, a second user, a wrong password, an unknown user), every
 //! transfer counter (TransferLog) and every session and login counter (SystemLog) equals
-//! what the traffic did, and the TransferLog's own lines agree.
+//! what the traffic did, and the TransferLog's own lines agree; the same counts come from an
+//! ExtendedLog when it is the only log.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -193,6 +194,68 @@ fn commands_from_the_extended_logs_of_the_config() {
         assert_eq!(cmd(&s, c, class), n, "{c} {class}");
     }
     assert_eq!(sum(&s, "proftpd_log_lines_unsupported_total", &[]), 0.0);
+    // No TransferLog and no SystemLog: transfers and logins come from metrics.log, the same
+    // counts as from those logs (see the first test), with durations in milliseconds.
+    let v = |name: &str, l: &[(&str, &str)]| value(&s, name, l).unwrap_or(0.0);
+    let t = |d: &str, st: &str| {
+        v(
+            "proftpd_transfers_total",
+            &[("direction", d), ("status", st), ("protocol", "ftp")],
+        )
+    };
+    assert_eq!(t("upload", "complete"), 5.0);
+    assert_eq!(t("download", "complete"), 1.0);
+    assert_eq!(t("download", "incomplete"), 1.0, "the aborted download");
+    assert_eq!(t("delete", "complete"), 1.0);
+    assert_eq!(sum(&s, "proftpd_transfers_total", &[]), 8.0, "not the 550");
+    let bytes = |d: &str| {
+        v(
+            "proftpd_transfer_bytes_total",
+            &[("direction", d), ("protocol", "ftp")],
+        )
+    };
+    assert_eq!(
+        bytes("upload"),
+        (12345 + 2048 + 12 + (5 << 20) + 1000) as f64
+    );
+    assert_eq!(bytes("delete"), 12.0, "the deleted file's size");
+    let metrics_log = std::fs::read_to_string(ftp.log_file("metrics.log")).unwrap();
+    let aborted: f64 = metrics_log
+        .lines()
+        .find(|l| l.contains(" RETR 426 "))
+        .map(|l| l.split(' ').nth(5).unwrap().parse().unwrap())
+        .expect("the aborted download's line");
+    assert!(aborted >= (128 << 10) as f64, "{aborted}");
+    assert_eq!(bytes("download"), 12345.0 + aborted);
+    let count = |d: &str| {
+        v(
+            "proftpd_transfer_duration_seconds_count",
+            &[("direction", d)],
+        )
+    };
+    assert_eq!((count("upload"), count("download")), (5.0, 2.0));
+    let ms_sum: f64 = metrics_log
+        .lines()
+        .filter(|l| l.contains(" STOR "))
+        .map(|l| l.split(' ').nth(6).unwrap().parse::<f64>().unwrap())
+        .sum();
+    let secs = v(
+        "proftpd_transfer_duration_seconds_sum",
+        &[("direction", "upload")],
+    );
+    assert!(
+        (secs - ms_sum / 1000.0).abs() < 1e-9,
+        "{secs} vs {ms_sum} ms"
+    );
+    let login = |s: &[e2e_tests::expo::ExpoSample], r: &str| {
+        value(
+            s,
+            "proftpd_logins_total",
+            &[("protocol", "ftp"), ("result", r)],
+        )
+        .unwrap_or(0.0)
+    };
+    assert_eq!((login(&s, "success"), login(&s, "failure")), (2.0, 2.0));
     wait_for("auth.log read", Duration::from_secs(15), || {
         cmd(&auth.samples().unwrap(), "PASS", "5xx") == 2.0
     });
@@ -200,6 +263,8 @@ fn commands_from_the_extended_logs_of_the_config() {
     assert_eq!(cmd(&a, "USER", "3xx"), 4.0);
     assert_eq!(cmd(&a, "PASS", "2xx"), 2.0);
     assert_eq!(cmd(&a, "STOR", "2xx"), 0.0, "AUTH class only");
+    assert_eq!((login(&a, "success"), login(&a, "failure")), (2.0, 2.0));
+    assert_eq!(sum(&a, "proftpd_transfers_total", &[]), 0.0, "no %b");
     assert_eq!(sum(&a, "proftpd_log_lines_unsupported_total", &[]), 0.0);
 }
 

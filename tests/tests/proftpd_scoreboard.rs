@@ -1,7 +1,7 @@
 //! `proftpd-exporter`'s scoreboard collector against a real ProFTPd 1.3.8: two idle logged-in
 //! sessions, one client at the login prompt and one upload in progress, held open, give
 //! exactly those sessions by state, equal to what `ftpwho -o json` says; a stopped daemon is
-//! `proftpd_up 0`.
+//! `proftpd_up 0`. Without ftpwho the process titles give the same sessions.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -74,5 +74,70 @@ fn sessions_by_state_equal_ftpwho() {
         "proftpd_up 0 after the stop",
         Duration::from_secs(15),
         || value(&e.samples().unwrap(), "proftpd_up", &[]) == Some(0.0),
+    );
+}
+
+#[test]
+fn sessions_by_state_from_the_process_titles() {
+    let mut ftp = ProFtpd::start(ProFtpdOptions::new()).expect("start proftpd");
+    // A copy of the PidFile outlives the daemon (ProFTPd removes its own at the stop), as a
+    // stale one does after a crash.
+    let dir = e2e_tests::temp_dir("proftpd-pid-").unwrap();
+    let pidfile = dir.path().join("proftpd.pid");
+    std::fs::copy(ftp.pid_file(), &pidfile).unwrap();
+    let e = Exporter::start(
+        BIN,
+        &[
+            "--proftpd.transferlog=none",
+            "--proftpd.systemlog=none",
+            // As in a sidecar image: no ftpwho to run.
+            "--collector.scoreboard.ftpwho=/nonexistent/ftpwho",
+            &format!("--proftpd.pidfile={}", pidfile.display()),
+        ],
+    )
+    .unwrap();
+    let [(alice, apw), (bob, bpw)] = FTP_USERS;
+    let _idle = [
+        ftp.control(Some((alice, apw))).unwrap(),
+        ftp.control(Some((bob, bpw))).unwrap(),
+    ];
+    let _prompt = ftp.control(None).unwrap();
+    let _upload = ftp
+        .upload_in_progress(alice, apw, "slow.bin", &[b'x'; 4096])
+        .unwrap();
+    let state = |s: &[e2e_tests::expo::ExpoSample], st: &str| {
+        value(s, "proftpd_sessions", &[("protocol", "ftp"), ("state", st)]).unwrap_or(-1.0)
+    };
+    wait_for(
+        "the titles show the four sessions",
+        Duration::from_secs(15),
+        || {
+            let s = e.samples().unwrap();
+            (
+                state(&s, "idle"),
+                state(&s, "authenticating"),
+                state(&s, "uploading"),
+            ) == (2.0, 1.0, 1.0)
+        },
+    );
+    let s = e.samples().unwrap();
+    assert_eq!(value(&s, "proftpd_up", &[]), Some(1.0));
+    assert_eq!((state(&s, "downloading"), state(&s, "other")), (0.0, 0.0));
+    assert_eq!(
+        value(
+            &s,
+            "proftpd_scrape_collector_success",
+            &[("collector", "scoreboard")]
+        ),
+        Some(1.0)
+    );
+    ftp.stop().unwrap();
+    wait_for(
+        "proftpd_up 0 and no sessions after the stop",
+        Duration::from_secs(15),
+        || {
+            let s = e.samples().unwrap();
+            value(&s, "proftpd_up", &[]) == Some(0.0) && state(&s, "idle") == 0.0
+        },
     );
 }

@@ -8,7 +8,7 @@ use common::follow::LineHandler;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use proftpd_exporter::extended::{CommandMetrics, ExtendedLog};
 use proftpd_exporter::logformat::{DEFAULT_FORMAT, LogFormat};
-use proftpd_exporter::systemlog::SystemLog;
+use proftpd_exporter::systemlog::{Logins, SystemLog};
 use proftpd_exporter::transfers::{TransferLog, TransferMetrics};
 
 const LINES: usize = 1_000_000;
@@ -25,6 +25,18 @@ const SYSTEMLOG: [&str; 4] = [
     "2026-12-02 17:08:51,068 vm proftpd[5047] 127.0.0.1 (127.0.0.1[127.0.0.1]): USER alice: Login successful.",
     "2026-12-02 17:08:51,086 vm proftpd[5049] 127.0.0.1 (127.0.0.1[127.0.0.1]): USER alice (Login failed): Incorrect password",
     "2026-12-02 17:08:51,087 vm proftpd[5049] 127.0.0.1 (127.0.0.1[127.0.0.1]): FTP session closed.",
+];
+
+const METRICS_FORMAT: &str =
+    "%{epoch} %{protocol} %m %s %{transfer-status} %b %{transfer-millisecs} %R %a %u %E";
+
+const METRICS: [&str; 6] = [
+    "1796233169 ftp PASS 230 - - - 2 127.0.0.1 alice ",
+    "1796233169 ftp PASV 227 - - - 0 127.0.0.1 alice ",
+    "1796233169 ftp STOR 226 success 12345 0 0 127.0.0.1 alice ",
+    "1796233169 ftp RETR 426 failed 720896 0 0 127.0.0.1 alice ",
+    "1796233169 ftp RETR 550 failed - - 0 127.0.0.1 alice ",
+    "1796233169 ftp EXIT - - - - 0 127.0.0.1 alice Quit",
 ];
 
 const EXTENDED: [&str; 4] = [
@@ -61,6 +73,19 @@ fn bench(c: &mut Criterion) {
     };
     let ext = ExtendedLog::new(format, CommandMetrics::default());
     run(c, "extendedlog (default format) 1M lines", &EXTENDED, &ext);
+    let Ok(format) = LogFormat::new(METRICS_FORMAT) else {
+        return;
+    };
+    // As the collector sets it up with no TransferLog and no SystemLog.
+    let ext = ExtendedLog::new(format, CommandMetrics::default())
+        .with_transfers(TransferMetrics::new())
+        .with_logins(Logins::default());
+    run(
+        c,
+        "extendedlog (metrics format, transfers and logins) 1M lines",
+        &METRICS,
+        &ext,
+    );
 }
 
 criterion_group!(benches, bench);

@@ -1,6 +1,7 @@
-//! ProFTPd exporter, being built: transfers from the TransferLog (xferlog), sessions,
+//! ProFTPd exporter: transfers from the TransferLog (xferlog) or an ExtendedLog, sessions,
 //! logins and failures from the SystemLog, TLS handshakes from the TLSLog, commands from
-//! ExtendedLogs in any LogFormat, and live sessions from the scoreboard.
+//! ExtendedLogs in any LogFormat, and live sessions from the scoreboard or the process
+//! titles.
 //!
 //! The binary is a thin wrapper around [`main_entry`].
 
@@ -9,6 +10,7 @@ pub mod collector;
 pub mod conf;
 pub mod extended;
 pub mod logformat;
+pub mod proctitle;
 pub mod scoreboard;
 pub mod systemlog;
 pub mod tls;

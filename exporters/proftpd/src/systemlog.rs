@@ -238,12 +238,36 @@ pub fn classify(msg: &str) -> Option<Event> {
         .then_some(Event::Known)
 }
 
+/// `proftpd_logins_total`, shared with the ExtendedLogs that count logins when no SystemLog
+/// is read.
+#[derive(Debug, Clone, Default)]
+pub struct Logins(Family<L2, Counter>);
+
+impl Logins {
+    /// Registers `proftpd_logins_total`.
+    pub fn register(&self, r: &mut Registry) {
+        r.register(
+            "proftpd_logins",
+            "Logins by protocol and result (success needs SyslogLevel info)",
+            self.0.clone(),
+        );
+    }
+
+    /// Counts one login of a session of `protocol` (`ftp` or `ssh2`).
+    pub fn record(&self, protocol: &'static str, success: bool) {
+        let result = if success { "success" } else { "failure" };
+        self.0
+            .get_or_create(&[("protocol", protocol), ("result", result)])
+            .inc();
+    }
+}
+
 /// The SystemLog counters.
 #[derive(Debug, Default)]
 pub struct SystemLog {
     sessions_opened: Family<L1, Counter>,
     sessions_closed: Family<L1, Counter>,
-    logins: Family<L2, Counter>,
+    logins: Logins,
     failures: Family<L1, Counter>,
     refused: Family<L1, Counter>,
     timeouts: Family<L1, Counter>,
@@ -262,6 +286,7 @@ impl SystemLog {
         let s = Self::default();
         for result in ["success", "failure"] {
             s.logins
+                .0
                 .get_or_create(&[("protocol", "ftp"), ("result", result)])
                 .get();
         }
@@ -289,11 +314,7 @@ impl SystemLog {
             "Sessions closed, by protocol",
             self.sessions_closed.clone(),
         );
-        r.register(
-            "proftpd_logins",
-            "Logins by protocol and result (success needs SyslogLevel info)",
-            self.logins.clone(),
-        );
+        self.logins.register(r);
         r.register(
             "proftpd_login_failures",
             "Failed logins by reason",
@@ -319,6 +340,12 @@ impl SystemLog {
             "Times the daemon logged its STARTUP",
             self.starts.clone(),
         );
+    }
+
+    /// The login counter, for ExtendedLogs to count into when no SystemLog is read (the
+    /// series are registered here either way).
+    pub fn logins(&self) -> Logins {
+        self.logins.clone()
     }
 
     fn protocol_of(&self, pid: Option<u32>) -> &'static str {
@@ -348,19 +375,13 @@ impl SystemLog {
                 }
             }
             Event::LoginOk { anonymous } => {
-                let p = self.protocol_of(pid);
-                self.logins
-                    .get_or_create(&[("protocol", p), ("result", "success")])
-                    .inc();
+                self.logins.record(self.protocol_of(pid), true);
                 if anonymous {
                     self.anonymous.inc();
                 }
             }
             Event::LoginFailed(reason) => {
-                let p = self.protocol_of(pid);
-                self.logins
-                    .get_or_create(&[("protocol", p), ("result", "failure")])
-                    .inc();
+                self.logins.record(self.protocol_of(pid), false);
                 self.failures.get_or_create(&[("reason", reason)]).inc();
             }
             Event::Refused(r) => {

@@ -1,5 +1,8 @@
-//! Transfer counters from the TransferLog: what `proftpd_transfers_total`,
-//! `proftpd_transfer_bytes_total` and `proftpd_transfer_duration_seconds` count.
+//! Transfer counters: what `proftpd_transfers_total`, `proftpd_transfer_bytes_total` and
+//! `proftpd_transfer_duration_seconds` count, from the TransferLog or from an ExtendedLog
+//! (see [`crate::extended`]), never both for one transfer.
+
+use std::sync::{Arc, OnceLock};
 
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -28,6 +31,37 @@ pub struct TransferMetrics {
     bytes: Family<L2, Counter>,
     duration: Family<L1, Histogram, fn() -> Histogram>,
     anonymous: Family<L1, Counter>,
+    series: Arc<Series>,
+}
+
+const PROTOCOLS: usize = 5;
+
+/// Each series once looked up, so a line costs no label hashing (a third of the
+/// TransferLog's time at a million lines per second); filled on first use, so a series
+/// appears when the first transfer of its kind does, as with the families alone.
+#[derive(Debug, Default)]
+struct Series {
+    transfers: [[[OnceLock<Counter>; PROTOCOLS]; 2]; 3],
+    bytes: [[OnceLock<Counter>; PROTOCOLS]; 3],
+    duration: [OnceLock<Histogram>; 3],
+}
+
+fn direction_index(d: Direction) -> usize {
+    match d {
+        Direction::Upload => 0,
+        Direction::Download => 1,
+        Direction::Delete => 2,
+    }
+}
+
+fn protocol_index(p: Protocol) -> usize {
+    match p {
+        Protocol::Ftp => 0,
+        Protocol::Ftps => 1,
+        Protocol::Sftp => 2,
+        Protocol::Scp => 3,
+        Protocol::Other => 4,
+    }
 }
 
 fn duration_histogram() -> Histogram {
@@ -50,6 +84,7 @@ impl TransferMetrics {
             bytes: Family::default(),
             duration: Family::new_with_constructor(duration_histogram),
             anonymous: Family::default(),
+            series: Arc::default(),
         };
         for d in DIRECTIONS {
             for status in ["complete", "incomplete"] {
@@ -83,7 +118,7 @@ impl TransferMetrics {
         );
         r.register(
             "proftpd_transfer_duration_seconds",
-            "Transfer duration by direction (whole seconds from the TransferLog)",
+            "Transfer duration by direction (milliseconds from an ExtendedLog's %{transfer-millisecs}, whole seconds from the TransferLog)",
             self.duration.clone(),
         );
         r.register(
@@ -93,46 +128,83 @@ impl TransferMetrics {
         );
     }
 
-    /// Counts one transfer.
+    /// Counts one transfer; `seconds` is `None` when the source has no duration.
     pub fn record(
         &self,
         direction: Direction,
         complete: bool,
         protocol: Protocol,
         bytes: u64,
-        seconds: f64,
+        seconds: Option<f64>,
         anonymous: bool,
     ) {
         let (d, p) = (direction.as_str(), protocol.as_str());
+        let (di, pi) = (direction_index(direction), protocol_index(protocol));
         let status = if complete { "complete" } else { "incomplete" };
-        self.transfers
-            .get_or_create(&[("direction", d), ("status", status), ("protocol", p)])
+        self.series.transfers[di][usize::from(!complete)][pi]
+            .get_or_init(|| {
+                self.transfers
+                    .get_or_create(&[("direction", d), ("status", status), ("protocol", p)])
+                    .clone()
+            })
             .inc();
-        self.bytes
-            .get_or_create(&[("direction", d), ("protocol", p)])
+        self.series.bytes[di][pi]
+            .get_or_init(|| {
+                self.bytes
+                    .get_or_create(&[("direction", d), ("protocol", p)])
+                    .clone()
+            })
             .inc_by(bytes);
         // A delete takes no time worth a histogram sample.
-        if direction != Direction::Delete {
-            self.duration
-                .get_or_create(&[("direction", d)])
-                .observe(seconds);
+        if let Some(secs) = seconds.filter(|_| direction != Direction::Delete) {
+            self.series.duration[di]
+                .get_or_init(|| self.duration.get_or_create(&[("direction", d)]).clone())
+                .observe(secs);
         }
         if anonymous {
-            self.anonymous.get_or_create(&[("direction", d)]).inc();
+            self.anonymous(direction);
         }
     }
+
+    /// Counts one transfer of an anonymous login (only the TransferLog says which are).
+    pub fn anonymous(&self, direction: Direction) {
+        self.anonymous
+            .get_or_create(&[("direction", direction.as_str())])
+            .inc();
+    }
+}
+
+/// What the TransferLog's lines count.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TransferLogMode {
+    /// Every transfer.
+    #[default]
+    All,
+    /// Only `proftpd_anonymous_transfers_total`: the transfers themselves come from an
+    /// ExtendedLog with millisecond durations, and the TransferLog alone knows which logins
+    /// were anonymous.
+    AnonymousOnly,
 }
 
 /// The TransferLog's line handler.
 #[derive(Debug, Clone, Default)]
 pub struct TransferLog {
     metrics: TransferMetrics,
+    mode: TransferLogMode,
 }
 
 impl TransferLog {
-    /// A handler counting into `metrics`.
+    /// A handler counting every transfer into `metrics`.
     pub fn new(metrics: TransferMetrics) -> Self {
-        Self { metrics }
+        Self {
+            metrics,
+            mode: TransferLogMode::All,
+        }
+    }
+
+    /// The same handler counting only what `mode` says.
+    pub fn with_mode(self, mode: TransferLogMode) -> Self {
+        Self { mode, ..self }
     }
 }
 
@@ -142,13 +214,19 @@ impl LineHandler for TransferLog {
             return LineOutcome::Handled;
         }
         match parse(line) {
+            Ok(t) if self.mode == TransferLogMode::AnonymousOnly => {
+                if t.anonymous {
+                    self.metrics.anonymous(t.direction);
+                }
+                LineOutcome::Recognised
+            }
             Ok(t) => {
                 self.metrics.record(
                     t.direction,
                     t.complete,
                     t.protocol,
                     t.bytes,
-                    t.seconds as f64,
+                    Some(t.seconds as f64),
                     t.anonymous,
                 );
                 LineOutcome::Recognised
@@ -194,6 +272,30 @@ mod tests {
             "proftpd_transfer_duration_seconds_sum{direction=\"upload\"} 8.0",
             "proftpd_transfer_duration_seconds_count{direction=\"delete\"} 0",
             "proftpd_anonymous_transfers_total{direction=\"delete\"} 1",
+        ] {
+            assert!(s.contains(want), "{want}\n{s}");
+        }
+    }
+
+    #[test]
+    fn anonymous_only_mode_counts_no_transfers() {
+        let m = TransferMetrics::new();
+        let h = TransferLog::new(m.clone()).with_mode(TransferLogMode::AnonymousOnly);
+        for l in [
+            "Sun Nov 22 23:02:37 2026 3 127.0.0.1 12345 /pub/r.txt b _ o a guest@example ftp 0 * c",
+            "Sun Nov 22 23:02:37 2026 0 127.0.0.1 10 /h/a/r.txt b _ i r alice ftp 0 * c",
+        ] {
+            assert_eq!(h.handle_line(l), LineOutcome::Recognised, "{l}");
+        }
+        let mut r = Registry::default();
+        m.register(&mut r);
+        let mut s = String::new();
+        prometheus_client::encoding::text::encode(&mut s, &r).unwrap();
+        for want in [
+            "proftpd_anonymous_transfers_total{direction=\"download\"} 1",
+            "proftpd_transfers_total{direction=\"download\",status=\"complete\",protocol=\"ftp\"} 0",
+            "proftpd_transfers_total{direction=\"upload\",status=\"complete\",protocol=\"ftp\"} 0",
+            "proftpd_transfer_duration_seconds_count{direction=\"download\"} 0",
         ] {
             assert!(s.contains(want), "{want}\n{s}");
         }

@@ -151,7 +151,9 @@ fn date_ok(t: &[&str]) -> bool {
 
 /// Parses one xferlog line.
 pub fn parse(line: &str) -> Result<Transfer<'_>, XferError> {
-    let t: Vec<&str> = line.split_ascii_whitespace().collect();
+    // Room for the usual 18 tokens and a few spaces in the path or user: one allocation.
+    let mut t: Vec<&str> = Vec::with_capacity(32);
+    t.extend(line.split_ascii_whitespace());
     // 5 date tokens, 13 fields; the user name and the path may add tokens.
     if t.len() < 18 {
         return Err(XferError::TooShort);

@@ -1,8 +1,9 @@
 //! The `log` collector: ProFTPd's logs, each kind from its own flag and any of common's log
 //! sources (a file, FIFO, stdin or syslog datagrams): the TransferLog (transfers), the
 //! SystemLog (sessions, logins, refusals, timeouts), mod_tls's TLSLog (handshakes) and
-//! ExtendedLogs in any `LogFormat` (commands). One process follows them all; each source is named by its kind in the
-//! `source` label.
+//! ExtendedLogs in any `LogFormat` (commands; transfers with millisecond durations; logins
+//! when no SystemLog is read). One process follows them all; each source is named by its
+//! kind in the `source` label.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -13,22 +14,36 @@ use anyhow::Context;
 use common::collector::{Setup, Spec};
 use common::follow::{LineHandler, ReadArgs};
 
-use crate::extended::{CommandMetrics, ExtendedLog};
+use crate::extended::{CommandMetrics, ExtendedLog, has_durations, has_logins, has_transfers};
 use crate::logformat::{DEFAULT_FORMAT, LogFormat};
 use crate::systemlog::SystemLog;
 use crate::tls::TlsLog;
-use crate::transfers::{TransferLog, TransferMetrics};
+use crate::transfers::{TransferLog, TransferLogMode, TransferMetrics};
 
 /// The `log` collector's entry in the exporter's list.
 pub const COLLECTOR: Spec<ProftpdLogArgs> = Spec {
     name: "log",
     default_enabled: true,
-    help: "transfers from the TransferLog; sessions, logins, failures, refusals and timeouts from the SystemLog",
+    help: "transfers from the TransferLog or an ExtendedLog; sessions, logins, failures, refusals and timeouts from the SystemLog; commands from ExtendedLogs; TLS handshakes from the TLSLog",
     build,
 };
 
 /// The label of `proftpd_log_lines_unsupported_total` besides `source`.
 pub const UNSUPPORTED_LABEL: &str = "reason";
+
+/// Which log `proftpd_transfers_total` and its siblings are counted from: one only, as both
+/// logs have a line for every transfer.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TransfersFrom {
+    /// An ExtendedLog with `%{transfer-millisecs}` (or `%T`) when one is read, for its
+    /// millisecond durations; else the TransferLog; else an ExtendedLog that has transfers.
+    #[default]
+    Auto,
+    /// The TransferLog.
+    Transferlog,
+    /// The ExtendedLogs whose format has transfers.
+    Extendedlog,
+}
 
 /// Flags of the `log` collector.
 #[derive(clap::Args, Debug, Clone)]
@@ -64,6 +79,10 @@ pub struct ProftpdLogArgs {
     /// flag every file ExtendedLog of --proftpd.config is followed.
     #[arg(long = "proftpd.extendedlog", action = clap::ArgAction::Append)]
     pub extendedlog: Vec<String>,
+    /// Where transfers are counted from. With `extendedlog` (or `auto` picking it) the
+    /// TransferLog still counts which transfers were anonymous.
+    #[arg(long = "proftpd.transfers-from", value_enum, default_value_t = TransfersFrom::Auto)]
+    pub transfers_from: TransfersFrom,
     /// proftpd.conf (Includes followed), for its LogFormat and ExtendedLog directives.
     #[arg(long = "proftpd.config")]
     pub proftpd_config: Option<PathBuf>,
@@ -176,19 +195,56 @@ fn extended_logs(args: &ProftpdLogArgs) -> anyhow::Result<Vec<(String, String, S
 }
 
 fn build(args: ProftpdLogArgs, setup: &mut Setup) -> anyhow::Result<()> {
+    // Every format first: one the parser cannot support stops the start, naming the variable.
+    let logs = extended_logs(&args)?
+        .into_iter()
+        .map(|(spec, name, fmt)| {
+            let format =
+                LogFormat::new(&fmt).with_context(|| format!("LogFormat {name} \"{fmt}\""))?;
+            Ok((spec, name, format))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let followed = |specs: &[String]| specs.iter().any(|s| s != "none");
+    let ext_transfers = logs.iter().any(|(_, _, f)| has_transfers(f));
+    let from_extended = match args.transfers_from {
+        TransfersFrom::Transferlog => false,
+        TransfersFrom::Extendedlog if !ext_transfers => anyhow::bail!(
+            "--proftpd.transfers-from=extendedlog: no ExtendedLog read has a format with the command (%m or %r), its status (%s or %{{transfer-status}}) and the bytes (%b) or the duration (%{{transfer-millisecs}})"
+        ),
+        TransfersFrom::Extendedlog => true,
+        TransfersFrom::Auto => {
+            logs.iter()
+                .any(|(_, _, f)| has_transfers(f) && has_durations(f))
+                || (!followed(&args.transferlog) && ext_transfers)
+        }
+    };
+    let logins_from_extended = !followed(&args.systemlog);
+    if from_extended {
+        tracing::info!(
+            "transfers are counted from the ExtendedLogs (the TransferLog, if read, counts anonymous transfers only)"
+        );
+    }
+
     let transfers = TransferMetrics::new();
     transfers.register(setup.registry());
     let system = Arc::new(SystemLog::new());
     system.register(setup.registry());
     let (t, s) = (args.transferlog.clone(), args.systemlog.clone());
+    let mode = if from_extended {
+        TransferLogMode::AnonymousOnly
+    } else {
+        TransferLogMode::All
+    };
+    let transfer_log = TransferLog::new(transfers.clone()).with_mode(mode);
     follow_kind(
         setup,
         &args,
         "transferlog",
         "proftpd.transferlog",
         &t,
-        Arc::new(TransferLog::new(transfers)),
+        Arc::new(transfer_log),
     )?;
+    let logins = system.logins();
     follow_kind(setup, &args, "systemlog", "proftpd.systemlog", &s, system)?;
     let tls = Arc::new(TlsLog::new());
     tls.register(setup.registry());
@@ -196,11 +252,8 @@ fn build(args: ProftpdLogArgs, setup: &mut Setup) -> anyhow::Result<()> {
     follow_kind(setup, &args, "tlslog", "proftpd.tlslog", &tl, tls)?;
     let commands = CommandMetrics::default();
     commands.register(setup.registry());
-    let logs = extended_logs(&args)?;
     let opts = args.read.options(args.log_unsupported);
-    for (spec, name, fmt) in &logs {
-        // A format the parser cannot support stops the start, naming the variable.
-        let format = LogFormat::new(fmt).with_context(|| format!("LogFormat {name} \"{fmt}\""))?;
+    for (spec, name, format) in &logs {
         let source = args.read.source("proftpd.extendedlog", spec)?;
         let same_format = logs.iter().filter(|(_, n, _)| n == name).count();
         let label = if same_format == 1 {
@@ -208,8 +261,21 @@ fn build(args: ProftpdLogArgs, setup: &mut Setup) -> anyhow::Result<()> {
         } else {
             format!("extendedlog:{name}:{source}")
         };
-        let handler = Arc::new(ExtendedLog::new(format, commands.clone()));
-        setup.follow(&label, source, handler, UNSUPPORTED_LABEL, opts.clone())?;
+        let mut handler = ExtendedLog::new(format.clone(), commands.clone());
+        if from_extended && has_transfers(format) {
+            handler = handler.with_transfers(transfers.clone());
+        }
+        if logins_from_extended && has_logins(format) {
+            tracing::info!(log = %label, "logins are counted from this ExtendedLog's PASS replies (no SystemLog is read; failure reasons need it)");
+            handler = handler.with_logins(logins.clone());
+        }
+        setup.follow(
+            &label,
+            source,
+            Arc::new(handler),
+            UNSUPPORTED_LABEL,
+            opts.clone(),
+        )?;
     }
     Ok(())
 }
