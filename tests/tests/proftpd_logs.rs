@@ -15,6 +15,47 @@ use e2e_tests::{Exporter, wait_for};
 
 const BIN: &str = "proftpd-exporter";
 
+/// The transfer counters of `python_traffic`, whichever log counted them: 5 uploads, 2
+/// downloads (one aborted after `aborted` bytes), 1 delete; the missing file is none.
+fn assert_traffic_transfers(s: &[e2e_tests::expo::ExpoSample], aborted: f64) {
+    let v = |name: &str, l: &[(&str, &str)]| value(s, name, l).unwrap_or(0.0);
+    let t = |d: &str, st: &str| {
+        v(
+            "proftpd_transfers_total",
+            &[("direction", d), ("status", st), ("protocol", "ftp")],
+        )
+    };
+    assert_eq!(t("upload", "complete"), 5.0);
+    assert_eq!(t("upload", "incomplete"), 0.0);
+    assert_eq!(t("download", "complete"), 1.0);
+    assert_eq!(t("download", "incomplete"), 1.0, "the aborted download");
+    assert_eq!(t("delete", "complete"), 1.0);
+    assert_eq!(sum(s, "proftpd_transfers_total", &[]), 8.0, "not the 550");
+    let bytes = |d: &str| {
+        v(
+            "proftpd_transfer_bytes_total",
+            &[("direction", d), ("protocol", "ftp")],
+        )
+    };
+    assert_eq!(
+        bytes("upload"),
+        (12345 + 2048 + 12 + (5 << 20) + 1000) as f64
+    );
+    assert_eq!(bytes("delete"), 12.0, "the deleted file's size");
+    assert!(
+        aborted >= (128 << 10) as f64 && aborted < (5 << 20) as f64,
+        "{aborted}"
+    );
+    assert_eq!(bytes("download"), 12345.0 + aborted);
+    let count = |d: &str| {
+        v(
+            "proftpd_transfer_duration_seconds_count",
+            &[("direction", d)],
+        )
+    };
+    assert_eq!((count("upload"), count("download")), (5.0, 2.0));
+}
+
 #[test]
 fn transfers_sessions_and_logins_equal_the_traffic() {
     let ftp = ProFtpd::start(ProFtpdOptions::new()).expect("start proftpd");
@@ -46,53 +87,13 @@ fn transfers_sessions_and_logins_equal_the_traffic() {
     assert_eq!(text.lines().count(), 8, "{text}");
     let s = e.samples().unwrap();
     let v = |name: &str, l: &[(&str, &str)]| value(&s, name, l).unwrap_or(0.0);
-    let t = |d: &str, st: &str| {
-        v(
-            "proftpd_transfers_total",
-            &[("direction", d), ("status", st), ("protocol", "ftp")],
-        )
-    };
-    assert_eq!(t("upload", "complete"), 5.0);
-    assert_eq!(t("upload", "incomplete"), 0.0);
-    assert_eq!(t("download", "complete"), 1.0);
-    assert_eq!(t("download", "incomplete"), 1.0);
-    assert_eq!(t("delete", "complete"), 1.0);
-    let bytes = |d: &str| {
-        v(
-            "proftpd_transfer_bytes_total",
-            &[("direction", d), ("protocol", "ftp")],
-        )
-    };
-    assert_eq!(
-        bytes("upload"),
-        (12345 + 2048 + 12 + (5 << 20) + 1000) as f64
-    );
-    assert_eq!(bytes("delete"), 12.0);
     // The aborted download: what the server sent before the client closed, as its line says.
     let aborted: f64 = text
         .lines()
         .find(|l| l.ends_with(" i") && l.contains(" o r "))
         .map(|l| l.split_whitespace().nth(7).unwrap().parse().unwrap())
         .expect("the aborted download's line");
-    assert!(
-        aborted >= (128 << 10) as f64 && aborted < (5 << 20) as f64,
-        "{aborted}"
-    );
-    assert_eq!(bytes("download"), 12345.0 + aborted);
-    assert_eq!(
-        v(
-            "proftpd_transfer_duration_seconds_count",
-            &[("direction", "upload")]
-        ),
-        5.0
-    );
-    assert_eq!(
-        v(
-            "proftpd_transfer_duration_seconds_count",
-            &[("direction", "download")]
-        ),
-        2.0
-    );
+    assert_traffic_transfers(&s, aborted);
     assert_eq!(sum(&s, "proftpd_log_lines_unsupported_total", &[]), 0.0);
     assert_eq!(
         v("proftpd_scrape_collector_success", &[("collector", "log")]),
@@ -197,43 +198,13 @@ fn commands_from_the_extended_logs_of_the_config() {
     // No TransferLog and no SystemLog: transfers and logins come from metrics.log, the same
     // counts as from those logs (see the first test), with durations in milliseconds.
     let v = |name: &str, l: &[(&str, &str)]| value(&s, name, l).unwrap_or(0.0);
-    let t = |d: &str, st: &str| {
-        v(
-            "proftpd_transfers_total",
-            &[("direction", d), ("status", st), ("protocol", "ftp")],
-        )
-    };
-    assert_eq!(t("upload", "complete"), 5.0);
-    assert_eq!(t("download", "complete"), 1.0);
-    assert_eq!(t("download", "incomplete"), 1.0, "the aborted download");
-    assert_eq!(t("delete", "complete"), 1.0);
-    assert_eq!(sum(&s, "proftpd_transfers_total", &[]), 8.0, "not the 550");
-    let bytes = |d: &str| {
-        v(
-            "proftpd_transfer_bytes_total",
-            &[("direction", d), ("protocol", "ftp")],
-        )
-    };
-    assert_eq!(
-        bytes("upload"),
-        (12345 + 2048 + 12 + (5 << 20) + 1000) as f64
-    );
-    assert_eq!(bytes("delete"), 12.0, "the deleted file's size");
     let metrics_log = std::fs::read_to_string(ftp.log_file("metrics.log")).unwrap();
     let aborted: f64 = metrics_log
         .lines()
         .find(|l| l.contains(" RETR 426 "))
         .map(|l| l.split(' ').nth(5).unwrap().parse().unwrap())
         .expect("the aborted download's line");
-    assert!(aborted >= (128 << 10) as f64, "{aborted}");
-    assert_eq!(bytes("download"), 12345.0 + aborted);
-    let count = |d: &str| {
-        v(
-            "proftpd_transfer_duration_seconds_count",
-            &[("direction", d)],
-        )
-    };
-    assert_eq!((count("upload"), count("download")), (5.0, 2.0));
+    assert_traffic_transfers(&s, aborted);
     let ms_sum: f64 = metrics_log
         .lines()
         .filter(|l| l.contains(" STOR "))

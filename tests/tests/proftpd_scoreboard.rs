@@ -13,6 +13,39 @@ use e2e_tests::{Exporter, wait_for};
 
 const BIN: &str = "proftpd-exporter";
 
+/// Two idle logged-in sessions, one at the login prompt and one upload in progress, held
+/// open until the result is dropped; returns once `e` shows them by state.
+fn hold_sessions(ftp: &ProFtpd, e: &Exporter) -> Vec<Box<dyn std::any::Any>> {
+    let [(alice, apw), (bob, bpw)] = FTP_USERS;
+    let held: Vec<Box<dyn std::any::Any>> = vec![
+        Box::new(ftp.control(Some((alice, apw))).unwrap()),
+        Box::new(ftp.control(Some((bob, bpw))).unwrap()),
+        Box::new(ftp.control(None).unwrap()),
+        Box::new(
+            ftp.upload_in_progress(alice, apw, "slow.bin", &[b'x'; 4096])
+                .unwrap(),
+        ),
+    ];
+    wait_for(
+        "the four sessions by state",
+        Duration::from_secs(15),
+        || {
+            let s = e.samples().unwrap();
+            (
+                state(&s, "idle"),
+                state(&s, "authenticating"),
+                state(&s, "uploading"),
+            ) == (2.0, 1.0, 1.0)
+        },
+    );
+    held
+}
+
+/// The `proftpd_sessions` of ftp in `state` (-1 when absent).
+fn state(s: &[e2e_tests::expo::ExpoSample], st: &str) -> f64 {
+    value(s, "proftpd_sessions", &[("protocol", "ftp"), ("state", st)]).unwrap_or(-1.0)
+}
+
 #[test]
 fn sessions_by_state_equal_ftpwho() {
     let mut ftp = ProFtpd::start(ProFtpdOptions::new()).expect("start proftpd");
@@ -26,30 +59,7 @@ fn sessions_by_state_equal_ftpwho() {
         ],
     )
     .unwrap();
-    let [(alice, apw), (bob, bpw)] = FTP_USERS;
-    let _idle = [
-        ftp.control(Some((alice, apw))).unwrap(),
-        ftp.control(Some((bob, bpw))).unwrap(),
-    ];
-    let _prompt = ftp.control(None).unwrap();
-    let _upload = ftp
-        .upload_in_progress(alice, apw, "slow.bin", &[b'x'; 4096])
-        .unwrap();
-    let state = |s: &[e2e_tests::expo::ExpoSample], st: &str| {
-        value(s, "proftpd_sessions", &[("protocol", "ftp"), ("state", st)]).unwrap_or(-1.0)
-    };
-    wait_for(
-        "the scoreboard shows the four sessions",
-        Duration::from_secs(15),
-        || {
-            let s = e.samples().unwrap();
-            (
-                state(&s, "idle"),
-                state(&s, "authenticating"),
-                state(&s, "uploading"),
-            ) == (2.0, 1.0, 1.0)
-        },
-    );
+    let _sessions = hold_sessions(&ftp, &e);
     let s = e.samples().unwrap();
     assert_eq!(value(&s, "proftpd_up", &[]), Some(1.0));
     assert_eq!(state(&s, "downloading"), 0.0);
@@ -96,30 +106,7 @@ fn sessions_by_state_from_the_process_titles() {
         ],
     )
     .unwrap();
-    let [(alice, apw), (bob, bpw)] = FTP_USERS;
-    let _idle = [
-        ftp.control(Some((alice, apw))).unwrap(),
-        ftp.control(Some((bob, bpw))).unwrap(),
-    ];
-    let _prompt = ftp.control(None).unwrap();
-    let _upload = ftp
-        .upload_in_progress(alice, apw, "slow.bin", &[b'x'; 4096])
-        .unwrap();
-    let state = |s: &[e2e_tests::expo::ExpoSample], st: &str| {
-        value(s, "proftpd_sessions", &[("protocol", "ftp"), ("state", st)]).unwrap_or(-1.0)
-    };
-    wait_for(
-        "the titles show the four sessions",
-        Duration::from_secs(15),
-        || {
-            let s = e.samples().unwrap();
-            (
-                state(&s, "idle"),
-                state(&s, "authenticating"),
-                state(&s, "uploading"),
-            ) == (2.0, 1.0, 1.0)
-        },
-    );
+    let _sessions = hold_sessions(&ftp, &e);
     let s = e.samples().unwrap();
     assert_eq!(value(&s, "proftpd_up", &[]), Some(1.0));
     assert_eq!((state(&s, "downloading"), state(&s, "other")), (0.0, 0.0));
