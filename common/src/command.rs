@@ -44,6 +44,20 @@ pub async fn output(argv: &[String], timeout: Duration) -> anyhow::Result<Vec<u8
     Ok(out.stdout)
 }
 
+/// Whether `program` names an executable, as a path or on `PATH`: lets a collector pick
+/// another source at start when a helper program is not installed (a sidecar image).
+pub fn runnable(program: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    let exec = |p: &std::path::Path| {
+        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    if program.contains('/') {
+        return exec(std::path::Path::new(program));
+    }
+    std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|d| exec(&d.join(program))))
+}
+
 /// The error of a command that exited non-zero: the command, its status and its standard
 /// error.
 pub fn exit_error(
@@ -63,6 +77,20 @@ pub fn exit_error(
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn runnable_programs() {
+        assert!(runnable("sh"));
+        assert!(runnable("/bin/sh"));
+        assert!(!runnable("/nonexistent/ftpwho"));
+        assert!(!runnable("no-such-program-here"));
+        // A directory or a file without the execute bit is not a program.
+        assert!(!runnable("/tmp"));
+        assert!(!runnable(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/Cargo.toml"
+        )));
+    }
 
     #[tokio::test]
     async fn output_errors_name_the_command() {

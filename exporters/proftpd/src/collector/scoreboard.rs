@@ -71,19 +71,6 @@ pub struct ScoreboardCollector {
     failures: FailureLog,
 }
 
-/// Whether `program` names an executable, as a path or on `PATH`.
-fn runnable(program: &str) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    let exec = |p: &Path| {
-        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-    };
-    if program.contains('/') {
-        return exec(Path::new(program));
-    }
-    std::env::var_os("PATH")
-        .is_some_and(|path| std::env::split_paths(&path).any(|d| exec(&d.join(program))))
-}
-
 fn build(args: ScoreboardArgs, setup: &mut Setup) -> anyhow::Result<()> {
     let mut argv = common::command::split(&args.ftpwho).context("--collector.scoreboard.ftpwho")?;
     argv.extend(["-o".into(), "json".into(), "-f".into()]);
@@ -91,7 +78,7 @@ fn build(args: ScoreboardArgs, setup: &mut Setup) -> anyhow::Result<()> {
     let use_ftpwho = match args.source {
         SessionSource::Ftpwho => true,
         SessionSource::Proctitle => false,
-        SessionSource::Auto => argv.first().is_some_and(|p| runnable(p)),
+        SessionSource::Auto => argv.first().is_some_and(|p| common::command::runnable(p)),
     };
     let reader = if use_ftpwho {
         tracing::info!(command = %argv.join(" "), "scoreboard collector enabled");
