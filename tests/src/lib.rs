@@ -27,6 +27,7 @@ pub mod instance;
 pub mod net;
 pub mod pki;
 pub mod postfix;
+pub mod probe;
 pub mod proftpd;
 pub mod prometheus;
 pub mod query;

@@ -1,0 +1,5 @@
+//! `mailprobe-exporter`: see the library crate for everything.
+
+fn main() -> std::process::ExitCode {
+    common::block_main(probe_exporter::main_entry())
+}
