@@ -9,7 +9,11 @@ use crate::cli::{LogArgs, LogFormat};
 /// Installs the global subscriber, writing to stderr. Safe to call once per process;
 /// a second call is ignored.
 pub fn init(args: &LogArgs) {
-    let filter = EnvFilter::try_new(&args.level).unwrap_or_else(|_| EnvFilter::new("info"));
+    // Libraries' own debug output (each TLS handshake, each DNS query) would drown the
+    // exporter's at `--log.level=debug`; they stay at info.
+    let quiet = "rustls=info,hickory_proto=info,hickory_resolver=info,hyper=info,h2=info";
+    let filter = EnvFilter::try_new(format!("{},{quiet}", args.level))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
     let result = match args.format {
         LogFormat::Json => tracing_subscriber::registry()
             .with(filter)

@@ -27,7 +27,7 @@ use crate::net;
 pub const FTP_USERS: [(&str, &str); 2] = [("alice", "alice-ftp-1"), ("bob", "bob-ftp-2")];
 
 /// The uid and gid the FTP users' sessions run as (`nobody`/`nogroup`): homes are theirs.
-const FTP_UID: u32 = 65534;
+pub const FTP_UID: u32 = 65534;
 
 /// How many passive ports an instance reserves after the first.
 const PASSIVE_SPAN: u16 = 19;

@@ -259,7 +259,10 @@ pub async fn probe(s: &mut Session) -> Step {
             // A failing mailbox side is its own failure, not a slow delivery.
             Err(f) => return Err(f),
         }
-        if Instant::now() + plan.poll_interval >= deadline {
+        // Stop while a last look would still fit: a look cut by the deadline would read as
+        // a timeout of the mailbox, not as a message that did not arrive.
+        let reserve = plan.poll_interval * 2 + Duration::from_millis(500);
+        if Instant::now() + reserve >= deadline {
             return Err(Fail::new(
                 Reason::NotDelivered,
                 format!(

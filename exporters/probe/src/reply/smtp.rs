@@ -61,7 +61,7 @@ impl Reply {
 pub fn parse_line(line: &str) -> Result<(u16, bool, &str), ReplyError> {
     let b = line.as_bytes();
     let digits = b.len() >= 3
-        && (b'2'..=b'5').contains(&b[0])
+        && (b'1'..=b'5').contains(&b[0])
         && b[1].is_ascii_digit()
         && b[2].is_ascii_digit();
     if !digits {
