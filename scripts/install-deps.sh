@@ -17,7 +17,8 @@ log() { printf '[install-deps] %s\n' "$*" >&2; }
 # a command each one must provide (checked before touching apt).
 APT_PACKAGES=("${DEPS_APT_PACKAGES[@]}")
 REQUIRED_COMMANDS=(postfix postconf postqueue postsuper qshape smtp-sink sendmail dovecot proftpd ftpwho
-  doveadm victoria-metrics vmagent vmalert prometheus promtool swaks script flock openssl)
+  doveadm victoria-metrics vmagent vmalert prometheus promtool prometheus-blackbox-exporter dnsmasq swaks script
+  flock openssl)
 
 SUDO=()
 if [ "$(id -u)" -ne 0 ]; then

@@ -17,7 +17,7 @@ use prometheus_client::registry::Registry;
 use crate::config::{Config, ProberKind};
 use crate::dns::Resolver;
 use crate::session::{Fail, Reason, Session};
-use crate::target::{AllowList, Target};
+use crate::target::{AllowList, Host, Target};
 
 /// The `module` label (names come from the module file, so they are bounded).
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -146,10 +146,39 @@ pub async fn probe(
         module.timeout,
     );
     let deadline = Instant::now() + timeout;
-    let (target, url) = match parse_target(module.prober, target_s) {
+    let (mut target, url) = match parse_target(module.prober, target_s) {
         Ok(t) => t,
         Err(e) => return text(StatusCode::BAD_REQUEST, format!("Invalid target: {e}\n")),
     };
+    let allow = match (&module.allowed_targets, app.allow_any) {
+        (Some(l), _) => Some(l.clone()),
+        (None, true) => None,
+        (None, false) => Some(AllowList::loopback()),
+    };
+    let dns_start = Instant::now();
+    // A mail domain: the exchanger is the target. Allowed by the domain's name or, like any
+    // target, by the exchanger's name or addresses.
+    let mut domain_allowed = false;
+    let mut mx_failure = None;
+    if module.smtp.mx_lookup
+        && matches!(module.prober, ProberKind::Smtp | ProberKind::Lmtp)
+        && let Host::Name(domain) = &target.host
+    {
+        domain_allowed = allow
+            .as_ref()
+            .is_none_or(|l| l.allows_name(domain, target.port));
+        match tokio::time::timeout(timeout, app.resolver.mx(domain)).await {
+            Ok(Ok(mx)) => {
+                let port = target.port;
+                target = Target {
+                    host: Host::Name(mx),
+                    port,
+                };
+            }
+            Ok(Err(e)) => mx_failure = Some(Fail::new(Reason::Dns, e.to_string())),
+            Err(_) => mx_failure = Some(Fail::new(Reason::Timeout, "MX lookup timed out")),
+        }
+    }
     let mut s = Session::new(module_name, Arc::clone(&module), target.clone());
     s.url = url;
     s.deadline = Some(deadline);
@@ -158,28 +187,30 @@ pub async fn probe(
         .get("hostname")
         .filter(|h| !h.is_empty() && h.len() <= 253)
         .cloned();
-    let allow = match (&module.allowed_targets, app.allow_any) {
-        (Some(l), _) => Some(l.clone()),
-        (None, true) => None,
-        (None, false) => Some(AllowList::loopback()),
-    };
     s.allow = allow.clone();
     // Resolve first: the allow check judges the addresses that will be connected to.
     s.phase("resolve");
-    let dns_start = Instant::now();
-    let resolved = tokio::time::timeout(
-        timeout,
-        app.resolver.addresses(
-            &target.host,
-            module.preferred_ip_protocol,
-            module.ip_protocol_fallback,
-        ),
-    )
-    .await;
+    let resolved = match mx_failure {
+        Some(f) => Ok(Err(f)),
+        None => {
+            tokio::time::timeout(timeout, async {
+                app.resolver
+                    .addresses(
+                        &target.host,
+                        module.preferred_ip_protocol,
+                        module.ip_protocol_fallback,
+                    )
+                    .await
+                    .map_err(|e| Fail::new(Reason::Dns, e.to_string()))
+            })
+            .await
+        }
+    };
     let dns = dns_start.elapsed();
     let mut result = match resolved {
         Ok(Ok(addrs)) => {
             if let Some(l) = &allow
+                && !domain_allowed
                 && !l.allows(&target, &addrs)
             {
                 app.metrics
@@ -209,7 +240,7 @@ pub async fn probe(
                 )),
             }
         }
-        Ok(Err(e)) => Err(Fail::new(Reason::Dns, e.to_string())),
+        Ok(Err(f)) => Err(f),
         Err(_) => Err(Fail::new(Reason::Timeout, "name resolution timed out")),
     };
     if let Err(f) = result.as_ref()

@@ -211,6 +211,10 @@ pub struct SmtpSection {
     /// TLS client settings.
     #[serde(default)]
     pub tls_config: TlsConfig,
+    /// The target names a mail domain: probe its MX with the lowest preference (on the
+    /// target's port, 25 by default) instead of the name's own addresses.
+    #[serde(default)]
+    pub mx_lookup: bool,
     /// Name sent with EHLO/LHLO (default: the `hostname` parameter, else this host's name).
     #[serde(default)]
     pub ehlo: Option<String>,
@@ -255,6 +259,7 @@ impl Default for SmtpSection {
             tls: TlsMode::None,
             tls_required: defaults::TLS_REQUIRED,
             tls_config: TlsConfig::default(),
+            mx_lookup: false,
             ehlo: None,
             auth: None,
             mail_from: None,
