@@ -5,8 +5,10 @@
 # and log, a Dovecot (IMAP, POP3, LMTP, the recommended metrics) with IMAP/POP3/LMTP clients
 # logging in and failing, dovecot-exporter reading its stats-reader over TCP, anvil, service
 # status, process titles and log, a ProFTPd with ftplib clients uploading, downloading and
-# failing to log in, proftpd-exporter reading its logs and scoreboard, VictoriaMetrics,
-# vmagent scraping the three exporters, and vmalert with alerts/*.yml. Runs until Ctrl-C, or for
+# failing to log in, proftpd-exporter reading its logs and scoreboard, mailprobe-exporter
+# probing SMTP, IMAP, POP3, FTP and HTTP of those daemons (driven by vmagent the blackbox
+# way) and running a delivery route Postfix -> LMTP -> IMAP, VictoriaMetrics,
+# vmagent scraping the exporters, and vmalert with alerts/*.yml. Runs until Ctrl-C, or for
 # DEMO_DURATION seconds; stops everything it started by PID. State lives in .demo/.
 #
 # Environment: DEMO_DURATION (seconds; default: until Ctrl-C), DEMO_PROFILE (release|debug,
@@ -27,6 +29,7 @@ POP3_PORT="${POP3_PORT:-10110}"
 LMTP_PORT="${LMTP_PORT:-10024}"
 STATS_PORT="${STATS_PORT:-9901}"
 PROFTPD_EXPORTER_PORT="${PROFTPD_EXPORTER_PORT:-9162}"
+MAILPROBE_PORT="${MAILPROBE_PORT:-9126}"
 FTP_PORT="${FTP_PORT:-2121}"
 FTP_PASSIVE_LOW="${FTP_PASSIVE_LOW:-30000}"
 VM_PORT="${VM_PORT:-8428}"
@@ -108,6 +111,7 @@ else
 fi
 DOVECOT_BIN="${DEMO_DOVECOT_EXPORTER_BIN:-$(dirname "$BIN")/dovecot-exporter}"
 PROFTPD_BIN="${DEMO_PROFTPD_EXPORTER_BIN:-$(dirname "$BIN")/proftpd-exporter}"
+MAILPROBE_BIN="${DEMO_MAILPROBE_EXPORTER_BIN:-$(dirname "$BIN")/mailprobe-exporter}"
 
 rm -rf "$DEMO"
 mkdir -p "$DEMO" "$LOGS"
@@ -312,6 +316,68 @@ start proftpd-exporter "$PROFTPD_BIN" "--web.listen-address=127.0.0.1:$PROFTPD_E
   "--log.level=info"
 wait_http proftpd-exporter "http://127.0.0.1:$PROFTPD_EXPORTER_PORT/-/healthy"
 
+log "starting mailprobe-exporter"
+# Transaction probes of the demo's own daemons, and a delivery route through Postfix and
+# LMTP into alice's mailbox, found by IMAP. Passwords come from files, as in a pod.
+mkdir -p "$DEMO/secrets"
+printf 'alice-pw\n' >"$DEMO/secrets/alice"
+printf 'bob-pw\n' >"$DEMO/secrets/bob"
+printf 'alice-ftp\n' >"$DEMO/secrets/alice-ftp"
+printf 'wrong-pw\n' >"$DEMO/secrets/wrong"
+cat >"$DEMO/mailprobe.yml" <<YAML
+modules:
+  smtp_banner:
+    prober: smtp
+    smtp: { ehlo: probe.mx.test.local }
+  smtp_unknown_user_rejected:
+    prober: smtp
+    smtp: { mail_from: probe@mx.test.local, rcpt_to: [nosuchuser@mx.test.local], expect_rcpt_code: 550 }
+  imap_login:
+    prober: imap
+    imap: { auth: { username: alice@mbox.test, password_file: secrets/alice }, mailbox: INBOX }
+  imap_wrong_password:
+    prober: imap
+    imap: { auth: { username: alice@mbox.test, password_file: secrets/wrong } }
+  pop3_login:
+    prober: pop3
+    pop3: { auth: { username: bob@mbox.test, password_file: secrets/bob } }
+  ftp_pasv:
+    prober: ftp
+    ftp: { auth: { username: alice, password_file: secrets/alice-ftp }, data: pasv, list: "/" }
+  http_exporter:
+    prober: http
+    http: { path: /-/healthy, fail_if_body_not_matches_regexp: ["Healthy"] }
+  to_alice:
+    prober: smtp
+    smtp: { mail_from: probe@mx.test.local, rcpt_to: [alice@mbox.test] }
+  e2e_alice:
+    prober: delivery
+    timeout: 20s
+    delivery: { send: to_alice, receive: { imap: { module: imap_login, target: "127.0.0.1:$IMAP_PORT" } }, poll_interval: 1s }
+routes:
+  - { name: postfix_lmtp_imap, module: e2e_alice, target: "127.0.0.1:$SMTP_PORT", interval: 30s, lost_after: 2m }
+YAML
+start mailprobe-exporter "$MAILPROBE_BIN" "--web.listen-address=127.0.0.1:$MAILPROBE_PORT" \
+  "--config.file=$DEMO/mailprobe.yml" "--log.level=info"
+wait_http mailprobe-exporter "http://127.0.0.1:$MAILPROBE_PORT/-/healthy"
+
+# probe_job NAME MODULE TARGET...: a vmagent job driving /probe the blackbox way.
+probe_job() {
+  local name=$1 module=$2; shift 2
+  local targets
+  targets=$(printf '"%s",' "$@")
+  cat <<JOB
+  - job_name: $name
+    metrics_path: /probe
+    params: { module: [$module] }
+    static_configs: [{ targets: [${targets%,}] }]
+    relabel_configs:
+      - { source_labels: [__address__], target_label: __param_target }
+      - { source_labels: [__param_target], target_label: instance }
+      - { target_label: __address__, replacement: "127.0.0.1:$MAILPROBE_PORT" }
+JOB
+}
+
 log "starting VictoriaMetrics, vmagent"
 start victoria-metrics victoria-metrics -storageDataPath="$DEMO/vmdata" \
   -httpListenAddr="127.0.0.1:$VM_PORT" -retentionPeriod=1d -search.latencyOffset=0s
@@ -330,6 +396,16 @@ scrape_configs:
   - job_name: proftpd
     static_configs:
       - targets: ["127.0.0.1:$PROFTPD_EXPORTER_PORT"]
+  - job_name: mailprobe
+    static_configs:
+      - targets: ["127.0.0.1:$MAILPROBE_PORT"]
+$(probe_job probe_smtp smtp_banner "127.0.0.1:$SMTP_PORT")
+$(probe_job probe_smtp_unknown_user smtp_unknown_user_rejected "127.0.0.1:$SMTP_PORT")
+$(probe_job probe_imap imap_login "127.0.0.1:$IMAP_PORT")
+$(probe_job probe_imap_wrong imap_wrong_password "127.0.0.1:$IMAP_PORT")
+$(probe_job probe_pop3 pop3_login "127.0.0.1:$POP3_PORT")
+$(probe_job probe_ftp ftp_pasv "127.0.0.1:$FTP_PORT")
+$(probe_job probe_http http_exporter "127.0.0.1:$EXPORTER_PORT" "127.0.0.1:$DOVECOT_EXPORTER_PORT" "127.0.0.1:$PROFTPD_EXPORTER_PORT")
 YAML
 start vmagent vmagent -promscrape.config="$DEMO/scrape.yml" \
   -remoteWrite.url="http://127.0.0.1:$VM_PORT/api/v1/write" \
@@ -399,6 +475,8 @@ Demo running (state and logs in .demo/):
   exporter landing   http://127.0.0.1:$EXPORTER_PORT/
   dovecot-exporter   http://127.0.0.1:$DOVECOT_EXPORTER_PORT/metrics
   proftpd-exporter   http://127.0.0.1:$PROFTPD_EXPORTER_PORT/metrics
+  mailprobe-exporter http://127.0.0.1:$MAILPROBE_PORT/metrics  (delivery route), modules in $DEMO/mailprobe.yml
+                     try: curl 'http://127.0.0.1:$MAILPROBE_PORT/probe?module=imap_login&target=127.0.0.1:$IMAP_PORT&debug=true'
   VictoriaMetrics    http://127.0.0.1:$VM_PORT/api/v1/query?query=postfix_exporter_build_info  (Debian's package has no vmui)
   vmagent targets    http://127.0.0.1:$VMAGENT_PORT/targets
   vmalert alerts     ${VMALERT_URL:-(not started)}
@@ -425,7 +503,9 @@ while true; do
     log "DEMO_DURATION reached"
     for q in 'up{job="postfix"}' 'postfix_queue_messages{queue="deferred"}' 'up{job="dovecot"}' \
       'dovecot_up' 'sum(dovecot_log_logins_total)' 'sum(dovecot_imap_command_total)' \
-      'up{job="proftpd"}' 'proftpd_up' 'sum(proftpd_transfers_total)' 'sum(proftpd_commands_total)'; do
+      'up{job="proftpd"}' 'proftpd_up' 'sum(proftpd_transfers_total)' 'sum(proftpd_commands_total)' \
+      'up{job="mailprobe"}' 'sum(probe_success)' 'count(probe_success)' 'mailprobe_delivery_success' \
+      'mailprobe_delivery_last_latency_seconds'; do
       log "VictoriaMetrics: $q = $(curl -fsS "http://127.0.0.1:$VM_PORT/api/v1/query" \
         --data-urlencode "query=$q" | sed -n 's/.*"value":\[[^,]*,"\([^"]*\)".*/\1/p')"
     done
