@@ -243,12 +243,9 @@ pub async fn probe(
         Ok(Err(f)) => Err(f),
         Err(_) => Err(Fail::new(Reason::Timeout, "name resolution timed out")),
     };
-    if let Err(f) = result.as_ref()
-        && s.conn.is_some()
-    {
-        // Tell the server goodbye; a half-open probe connection is noise in its logs.
+    if result.is_err() && s.conn.is_some() {
+        // Close politely (TLS close_notify, FIN) but briefly: the budget is spent.
         let _ = tokio::time::timeout(Duration::from_millis(100), s.close()).await;
-        let _ = f;
     }
     let success = result.is_ok();
     if let Err(f) = result.as_mut() {

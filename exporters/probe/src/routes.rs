@@ -202,7 +202,11 @@ async fn run_route(
         let send_module = Arc::clone(&plan.send.1);
         let target = match crate::target::Target::parse(&route.target, 25) {
             Ok(t) => t,
-            Err(_) => return,
+            // The file's check refuses such a route; stop rather than spin.
+            Err(e) => {
+                tracing::error!(route = %route.name, error = %e, "delivery route target is invalid; route stopped");
+                return;
+            }
         };
         let mut s = Session::new(&plan.send.0, Arc::clone(&send_module), target);
         let sent = tokio::time::timeout(send_module.timeout, async {
