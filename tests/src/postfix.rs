@@ -65,6 +65,29 @@ impl PostfixOptions {
         self
     }
 
+    /// STARTTLS in smtpd (`smtpd_tls_security_level = may`) with `pki`'s server certificate;
+    /// hands the PKI's files to the postfix user, which reads the key.
+    pub fn tls(self, pki: &crate::pki::Pki) -> Self {
+        let chown = std::process::Command::new("chown")
+            .arg("-R")
+            .arg("postfix")
+            .arg(pki.dir())
+            .status();
+        assert!(
+            chown.is_ok_and(|s| s.success()),
+            "chown of the PKI dir to postfix failed"
+        );
+        self.param(&format!(
+            "smtpd_tls_cert_file = {}",
+            pki.path("server.crt").display()
+        ))
+        .param(&format!(
+            "smtpd_tls_key_file = {}",
+            pki.path("server.key").display()
+        ))
+        .param("smtpd_tls_security_level = may")
+    }
+
     /// Routes `domain` to `nexthop` through `transport_maps`.
     pub fn transport(mut self, domain: &str, nexthop: &str) -> Self {
         self.transports

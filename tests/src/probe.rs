@@ -151,3 +151,38 @@ impl Prober {
         self.exporter.samples()
     }
 }
+
+/// `tests/python/http_targets.py`: an HTTP and an HTTPS server on loopback (`/`,
+/// `/redirect`, `/away`, `/missing`, `/big`), HTTPS with `pki`'s server certificate.
+#[derive(Debug)]
+pub struct HttpTargets {
+    _daemon: crate::Daemon,
+    _dir: tempfile::TempDir,
+    /// The HTTP port.
+    pub http_port: u16,
+    /// The HTTPS port.
+    pub https_port: u16,
+}
+
+impl HttpTargets {
+    /// Starts both servers and waits until they listen.
+    pub fn start(pki: &crate::pki::Pki) -> Result<HttpTargets> {
+        let (http_port, https_port) = (crate::net::free_port(), crate::net::free_port());
+        let dir = crate::temp_dir("http-targets-")?;
+        let mut cmd = std::process::Command::new("python3");
+        cmd.arg(crate::workspace_root().join("tests/python/http_targets.py"))
+            .args([http_port.to_string(), https_port.to_string()])
+            .arg(pki.path("server.crt"))
+            .arg(pki.path("server.key"));
+        let mut d = crate::Daemon::spawn("http-targets", cmd, dir.path())?;
+        let wait = std::time::Duration::from_secs(10);
+        d.wait_tcp(crate::net::loopback(http_port), wait)?;
+        d.wait_tcp(crate::net::loopback(https_port), wait)?;
+        Ok(HttpTargets {
+            _daemon: d,
+            _dir: dir,
+            http_port,
+            https_port,
+        })
+    }
+}

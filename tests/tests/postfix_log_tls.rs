@@ -5,7 +5,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use e2e_tests::expo::{samples, sum};
@@ -23,26 +22,10 @@ fn swaks(pf: &Postfix, extra: &[&str]) -> String {
 #[test]
 fn tls_sessions_are_counted_exactly() {
     let pki = Pki::new().unwrap();
-    // smtpd runs as postfix and must read the key.
-    let st = Command::new("chown")
-        .arg("-R")
-        .arg("postfix")
-        .arg(pki.dir())
-        .status()
-        .unwrap();
-    assert!(st.success());
 
     let pf = Postfix::start(
         PostfixOptions::new()
-            .param(&format!(
-                "smtpd_tls_cert_file = {}",
-                pki.path("server.crt").display()
-            ))
-            .param(&format!(
-                "smtpd_tls_key_file = {}",
-                pki.path("server.key").display()
-            ))
-            .param("smtpd_tls_security_level = may")
+            .tls(&pki)
             .param("smtpd_tls_loglevel = 1"),
     )
     .unwrap();

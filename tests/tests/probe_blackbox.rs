@@ -113,28 +113,7 @@ fn fake_421() -> u16 {
 #[test]
 fn blackbox_and_mailprobe_on_the_same_targets() {
     let pki = Pki::new().unwrap();
-    assert!(
-        Command::new("chown")
-            .arg("-R")
-            .arg("postfix")
-            .arg(pki.dir())
-            .status()
-            .unwrap()
-            .success()
-    );
-    let pf = Postfix::start(
-        PostfixOptions::new()
-            .param(&format!(
-                "smtpd_tls_cert_file = {}",
-                pki.path("server.crt").display()
-            ))
-            .param(&format!(
-                "smtpd_tls_key_file = {}",
-                pki.path("server.key").display()
-            ))
-            .param("smtpd_tls_security_level = may"),
-    )
-    .unwrap();
+    let pf = Postfix::start(PostfixOptions::new().tls(&pki)).unwrap();
     let dovecot = Dovecot::start(DovecotOptions::new().imap()).unwrap();
     let (alice, _) = e2e_tests::dovecot::TEST_USERS[0];
     let bb = Blackbox::start();

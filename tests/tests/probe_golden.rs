@@ -73,28 +73,7 @@ fn check(stem: &str, text: &str, om: &str, ports: &[u16]) {
 #[test]
 fn probe_and_self_output_match_the_golden_files() {
     let pki = Pki::new().unwrap();
-    assert!(
-        Command::new("chown")
-            .arg("-R")
-            .arg("postfix")
-            .arg(pki.dir())
-            .status()
-            .unwrap()
-            .success()
-    );
-    let pf = Postfix::start(
-        PostfixOptions::new()
-            .param(&format!(
-                "smtpd_tls_cert_file = {}",
-                pki.path("server.crt").display()
-            ))
-            .param(&format!(
-                "smtpd_tls_key_file = {}",
-                pki.path("server.key").display()
-            ))
-            .param("smtpd_tls_security_level = may"),
-    )
-    .unwrap();
+    let pf = Postfix::start(PostfixOptions::new().tls(&pki)).unwrap();
     let (hp, sp) = (net::free_port(), net::free_port());
     let dir = e2e_tests::temp_dir("http-targets-").unwrap();
     let mut cmd = Command::new("python3");

@@ -158,7 +158,32 @@ fn hostile_servers_end_with_a_reason() {
     );
     check("ftp_epsv", &epsv, "pasv", "protocol");
 
-    let http = scripted(b"SMTP? no: 220 definitely not HTTP\r\n\r\n", &[]);
+    // The garbage is written only after the whole request has been read, and the
+    // connection stays open until the prober hangs up: closing with the request still
+    // unread would make the kernel send a reset, and the prober would see `network`.
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let http = l.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for s in l.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut w = s.try_clone().unwrap();
+                let mut lines = BufReader::new(s).lines();
+                for line in lines.by_ref() {
+                    match line {
+                        Ok(l) if l.is_empty() => break,
+                        Ok(_) => {}
+                        Err(_) => return,
+                    }
+                }
+                if w.write_all(b"SMTP? no: 220 definitely not HTTP\r\n\r\n")
+                    .is_err()
+                {
+                    return;
+                }
+                for _ in lines {}
+            });
+        }
+    });
     check("http", &format!("http://{http}/"), "processing", "protocol");
 
     // After all that the exporter still serves.

@@ -74,16 +74,6 @@ const WRONG: &str = "not-the-password-77";
 #[test]
 fn smtp_probes_against_real_postfix_and_dovecot() {
     let pki = Pki::new().unwrap();
-    // smtpd runs as postfix and must read the key.
-    assert!(
-        std::process::Command::new("chown")
-            .arg("-R")
-            .arg("postfix")
-            .arg(pki.dir())
-            .status()
-            .unwrap()
-            .success()
-    );
     let dovecot =
         Dovecot::start(DovecotOptions::new().password_scheme(PasswordScheme::Sha512Crypt)).unwrap();
     let sub_port = net::free_port();
@@ -107,15 +97,7 @@ fn smtp_probes_against_real_postfix_and_dovecot() {
     let pf = Postfix::start(
         PostfixOptions::new()
             .master_line(&mx)
-            .param(&format!(
-                "smtpd_tls_cert_file = {}",
-                pki.path("server.crt").display()
-            ))
-            .param(&format!(
-                "smtpd_tls_key_file = {}",
-                pki.path("server.key").display()
-            ))
-            .param("smtpd_tls_security_level = may")
+            .tls(&pki)
             .master_line(&submission),
     )
     .unwrap();

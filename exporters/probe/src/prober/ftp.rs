@@ -11,7 +11,6 @@ use tokio::net::TcpStream;
 use crate::config::{FtpData, FtpSection, TlsMode};
 use crate::reply::ftp::{FtpReplyBuilder, parse_epsv, parse_pasv};
 use crate::reply::smtp::Reply;
-use crate::reply::{MAX_REPLY_LINES, ReplyError};
 use crate::session::{Fail, Reason, Session, Step};
 
 use super::smtp::expect;
@@ -19,37 +18,9 @@ use super::{open, password};
 
 /// The most bytes read from the data channel.
 const MAX_DATA_BYTES: u64 = 64 << 20;
-/// The most bytes of one control reply.
-const MAX_REPLY_BYTES: usize = 1 << 20;
-
-/// Reads one complete reply.
+/// Reads one complete reply (RFC 959's multi-line rule).
 pub async fn read_reply(s: &mut Session) -> Step<Reply> {
-    let mut b = FtpReplyBuilder::default();
-    let mut bytes = 0usize;
-    loop {
-        let line = s.read_line().await?;
-        bytes += line.len();
-        if bytes > MAX_REPLY_BYTES {
-            return Err(Fail::new(
-                Reason::TooLarge,
-                format!("reply longer than {MAX_REPLY_BYTES} bytes"),
-            ));
-        }
-        match b.push(&line) {
-            Ok(Some(r)) => {
-                s.last_code = Some(r.code);
-                return Ok(r);
-            }
-            Ok(None) => {}
-            Err(ReplyError::TooManyLines) => {
-                return Err(Fail::new(
-                    Reason::TooLarge,
-                    format!("reply longer than {MAX_REPLY_LINES} lines"),
-                ));
-            }
-            Err(e) => return Err(Fail::new(Reason::Protocol, e.to_string())),
-        }
-    }
+    super::smtp::read_reply_with::<FtpReplyBuilder>(s).await
 }
 
 async fn command(s: &mut Session, line: &str) -> Step<Reply> {
@@ -72,13 +43,9 @@ pub async fn run(s: &mut Session) -> Step {
         if r.code == 234 {
             s.start_tls(&cfg.tls_config, &[]).await?;
             protected = true;
-        } else if cfg.tls_required {
-            return Err(Fail::new(
-                Reason::Tls,
-                format!("AUTH TLS refused: {}", r.summary()),
-            ));
         } else {
-            s.note("AUTH TLS refused; going on in plain text (tls_required: false)");
+            s.note(&format!("AUTH TLS refused: {}", r.summary()));
+            super::tls_not_offered(s, cfg.tls_required, "AUTH TLS")?;
         }
     }
     if protected {

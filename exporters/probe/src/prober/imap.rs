@@ -156,12 +156,8 @@ pub async fn login(s: &mut Session, cfg: &ImapSection) -> Step<Imap> {
             // Capabilities learnt before TLS must not be trusted after it (RFC 9051 6.2.1).
             s.phase("capability");
             refresh_caps(s, &mut imap).await?;
-        } else if cfg.tls_required {
-            return Err(Fail::new(Reason::Tls, "the server does not offer STARTTLS"));
         } else {
-            s.note(
-                "the server does not offer STARTTLS; going on in plain text (tls_required: false)",
-            );
+            super::tls_not_offered(s, cfg.tls_required, "STARTTLS")?;
         }
     }
     if let Some(auth) = &cfg.auth {

@@ -35,6 +35,21 @@ pub async fn open(s: &mut Session, mode: TlsMode, cfg: &TlsConfig) -> Step {
     Ok(())
 }
 
+/// What happens when the server does not offer the TLS upgrade (`what`: STARTTLS, STLS,
+/// AUTH TLS): with `tls_required` the probe fails (`tls`), else it goes on in plain text.
+pub fn tls_not_offered(s: &mut Session, required: bool, what: &str) -> Step {
+    if required {
+        return Err(crate::session::Fail::new(
+            crate::session::Reason::Tls,
+            format!("the server does not offer {what}"),
+        ));
+    }
+    s.note(&format!(
+        "the server does not offer {what}; going on in plain text (tls_required: false)"
+    ));
+    Ok(())
+}
+
 /// The password of `auth`, registered as a secret of the session.
 pub fn password(s: &mut Session, auth: &Auth) -> Step<String> {
     let p = crate::secret::password(auth)?;

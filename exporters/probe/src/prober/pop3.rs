@@ -69,10 +69,8 @@ pub async fn login(s: &mut Session, cfg: &Pop3Section) -> Step {
             s.start_tls(&cfg.tls_config, &[]).await?;
             s.phase("capability");
             caps = capa(s).await?;
-        } else if cfg.tls_required {
-            return Err(Fail::new(Reason::Tls, "the server does not offer STLS"));
         } else {
-            s.note("the server does not offer STLS; going on in plain text (tls_required: false)");
+            super::tls_not_offered(s, cfg.tls_required, "STLS")?;
         }
     }
     let _ = caps;

@@ -4,7 +4,7 @@
 
 use crate::config::{Mechanism, SmtpSection, TlsMode};
 use crate::reply::smtp::{Reply, ReplyBuilder};
-use crate::reply::{MAX_REPLY_LINES, ReplyError};
+use crate::reply::{MAX_REPLY_LINES, ReplyError, ReplyLines};
 use crate::session::{Fail, Reason, Session, Step};
 
 use super::{b64, decode_challenge, open, password, sasl_plain};
@@ -30,7 +30,13 @@ pub struct Sent {
 
 /// Reads one complete reply, recording its code.
 pub async fn read_reply(s: &mut Session) -> Step<Reply> {
-    let mut b = ReplyBuilder::default();
+    read_reply_with::<ReplyBuilder>(s).await
+}
+
+/// Reads one complete reply assembled by `B` (SMTP's or FTP's multi-line rule), within the
+/// size limits, recording its code.
+pub async fn read_reply_with<B: ReplyLines>(s: &mut Session) -> Step<Reply> {
+    let mut b = B::default();
     let mut bytes = 0usize;
     loop {
         let line = s.read_line().await?;
@@ -41,7 +47,7 @@ pub async fn read_reply(s: &mut Session) -> Step<Reply> {
                 format!("reply longer than {MAX_REPLY_BYTES} bytes"),
             ));
         }
-        match b.push(&line) {
+        match b.push_line(&line) {
             Ok(Some(r)) => {
                 s.last_code = Some(r.code);
                 return Ok(r);
@@ -112,12 +118,8 @@ pub async fn run_with(
             s.start_tls(&cfg.tls_config, &[]).await?;
             s.phase("ehlo");
             caps = hello(s, dialect, &name).await?;
-        } else if cfg.tls_required {
-            return Err(Fail::new(Reason::Tls, "the server does not offer STARTTLS"));
         } else {
-            s.note(
-                "the server does not offer STARTTLS; going on in plain text (tls_required: false)",
-            );
+            super::tls_not_offered(s, cfg.tls_required, "STARTTLS")?;
         }
     }
     if let Some(auth) = &cfg.auth {

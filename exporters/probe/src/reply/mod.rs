@@ -23,6 +23,25 @@ pub enum ReplyError {
     TooManyLines,
 }
 
+/// Collects the lines of one coded reply (SMTP and FTP differ in how a multi-line reply
+/// ends).
+pub trait ReplyLines: Default {
+    /// Adds a line; returns the reply when it was the last one.
+    fn push_line(&mut self, line: &str) -> Result<Option<smtp::Reply>, ReplyError>;
+}
+
+impl ReplyLines for smtp::ReplyBuilder {
+    fn push_line(&mut self, line: &str) -> Result<Option<smtp::Reply>, ReplyError> {
+        self.push(line)
+    }
+}
+
+impl ReplyLines for ftp::FtpReplyBuilder {
+    fn push_line(&mut self, line: &str) -> Result<Option<smtp::Reply>, ReplyError> {
+        self.push(line)
+    }
+}
+
 /// A line cut for messages: at most 120 characters, control characters replaced.
 pub fn excerpt(line: &str) -> String {
     let mut s: String = line
