@@ -93,10 +93,21 @@ ExtendedLog @log_dir@/write.log WRITE,READ write
     }
 
     /// FTPS: mod_tls with a throwaway self-signed certificate (made at start), TLSv1.2
-    /// and 1.3, TLS optional, the TLSLog in `log/tls.log`.
-    pub fn tls(mut self) -> Self {
+    /// and 1.3, TLS optional, the TLSLog in `log/tls.log`; data channels need not resume
+    /// the control connection's TLS session (clients like curl do not always).
+    pub fn tls(self) -> Self {
+        self.tls_with("  TLSOptions NoSessionReuseRequired\n")
+    }
+
+    /// FTPS as [`ProFtpdOptions::tls`] but with ProFTPd's default: every data channel must
+    /// resume the control connection's TLS session, as a strict client has to.
+    pub fn tls_session_reuse_required(self) -> Self {
+        self.tls_with("")
+    }
+
+    fn tls_with(mut self, options: &str) -> Self {
         self.tls = true;
-        self.config(
+        self.config(&format!(
             "<IfModule mod_tls.c>
   TLSEngine on
   TLSLog @log_dir@/tls.log
@@ -104,10 +115,9 @@ ExtendedLog @log_dir@/write.log WRITE,READ write
   TLSRSACertificateFile @config_dir@/tls.crt
   TLSRSACertificateKeyFile @config_dir@/tls.key
   TLSRequired off
-  TLSOptions NoSessionReuseRequired
-</IfModule>
-",
-        )
+{options}</IfModule>
+"
+        ))
     }
 
     /// Appends config lines.

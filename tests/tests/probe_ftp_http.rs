@@ -6,37 +6,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::process::Command;
-use std::time::Duration;
-
 use e2e_tests::expo::value;
+use e2e_tests::http;
 use e2e_tests::pki::Pki;
-use e2e_tests::probe::Prober;
+use e2e_tests::probe::{HttpTargets, Prober};
 use e2e_tests::proftpd::{FTP_USERS, ProFtpd, ProFtpdOptions};
-use e2e_tests::{Daemon, http, net, workspace_root};
-
-/// mod_tls with ProFTPd's default: the data channel must resume the control session.
-fn ftps_reuse_required() -> ProFtpdOptions {
-    ProFtpdOptions {
-        tls: true,
-        config: vec![
-            "<IfModule mod_tls.c>
-  TLSEngine on
-  TLSLog @log_dir@/tls.log
-  TLSProtocol TLSv1.2 TLSv1.3
-  TLSRSACertificateFile @config_dir@/tls.crt
-  TLSRSACertificateKeyFile @config_dir@/tls.key
-  TLSRequired off
-</IfModule>
-"
-            .into(),
-        ],
-    }
-}
 
 #[test]
 fn ftp_probes_against_real_proftpd() {
-    let ftpd = ProFtpd::start(ftps_reuse_required()).unwrap();
+    let ftpd = ProFtpd::start(ProFtpdOptions::new().tls_session_reuse_required()).unwrap();
     let (alice, alice_pw) = FTP_USERS[0];
     let file = ftpd.home(alice).join("probe.dat");
     std::fs::write(&file, vec![b'z'; 12_345]).unwrap();
@@ -126,20 +104,8 @@ modules:
 #[test]
 fn http_probes_and_the_probe_contract() {
     let pki = Pki::new().unwrap();
-    let (hp, sp) = (net::free_port(), net::free_port());
-    let dir = e2e_tests::temp_dir("http-targets-").unwrap();
-    let mut cmd = Command::new("python3");
-    cmd.arg(workspace_root().join("tests/python/http_targets.py"))
-        .args([hp.to_string(), sp.to_string()])
-        .arg(pki.path("server.crt"))
-        .arg(pki.path("server.key"));
-    let mut server = Daemon::spawn("http-targets", cmd, dir.path()).unwrap();
-    server
-        .wait_tcp(net::loopback(hp), Duration::from_secs(10))
-        .unwrap();
-    server
-        .wait_tcp(net::loopback(sp), Duration::from_secs(10))
-        .unwrap();
+    let targets = HttpTargets::start(&pki).unwrap();
+    let (hp, sp) = (targets.http_port, targets.https_port);
     let modules = format!(
         r#"
 modules:

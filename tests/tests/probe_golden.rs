@@ -9,16 +9,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::process::Command;
-use std::time::Duration;
-
 use e2e_tests::golden::{canonicalise, check_documented, compare_both};
 use e2e_tests::http::{get, urlencode};
 use e2e_tests::pki::Pki;
-use e2e_tests::probe::Prober;
-use e2e_tests::{
-    ACCEPT_OPENMETRICS, ACCEPT_TEXT, Daemon, Postfix, PostfixOptions, net, tools, workspace_root,
-};
+use e2e_tests::probe::{HttpTargets, Prober};
+use e2e_tests::{ACCEPT_OPENMETRICS, ACCEPT_TEXT, Postfix, PostfixOptions, net, tools};
 
 /// Masks what changes between runs beyond `canonicalise`'s rules: the DNS lookup time and
 /// the ports of the targets.
@@ -74,17 +69,8 @@ fn check(stem: &str, text: &str, om: &str, ports: &[u16]) {
 fn probe_and_self_output_match_the_golden_files() {
     let pki = Pki::new().unwrap();
     let pf = Postfix::start(PostfixOptions::new().tls(&pki)).unwrap();
-    let (hp, sp) = (net::free_port(), net::free_port());
-    let dir = e2e_tests::temp_dir("http-targets-").unwrap();
-    let mut cmd = Command::new("python3");
-    cmd.arg(workspace_root().join("tests/python/http_targets.py"))
-        .args([hp.to_string(), sp.to_string()])
-        .arg(pki.path("server.crt"))
-        .arg(pki.path("server.key"));
-    let mut server = Daemon::spawn("http-targets", cmd, dir.path()).unwrap();
-    server
-        .wait_tcp(net::loopback(hp), Duration::from_secs(10))
-        .unwrap();
+    let targets = HttpTargets::start(&pki).unwrap();
+    let hp = targets.http_port;
     let p = Prober::start(
         &format!(
             "modules:

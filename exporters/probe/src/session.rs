@@ -437,6 +437,22 @@ impl Session {
         Ok(b)
     }
 
+    /// Ends the `quit` phase with the server's answer to QUIT/LOGOUT (already checked by
+    /// the caller): a server that hangs up instead of answering has still done its work,
+    /// so `closed` passes; any other failure stands. Then closes the connection.
+    pub async fn end_quit<T>(&mut self, answer: Step<T>) -> Step {
+        match answer {
+            Ok(_) => {}
+            Err(f) if f.reason == Reason::Closed => {
+                self.note("the server closed the connection instead of answering")
+            }
+            Err(f) => return Err(f),
+        }
+        self.close().await;
+        self.end_phase();
+        Ok(())
+    }
+
     /// Closes the connection politely (TLS close_notify).
     pub async fn close(&mut self) {
         if let Some(mut c) = self.conn.take() {

@@ -91,14 +91,11 @@ pub async fn run(s: &mut Session) -> Step {
     }
     s.phase("quit");
     s.send("QUIT").await?;
-    match read_reply(s).await {
-        Ok(r) => expect(&r, Some(221), "QUIT")?,
-        Err(f) if f.reason == Reason::Closed => {}
-        Err(f) => return Err(f),
+    let answer = read_reply(s).await;
+    if let Ok(r) = &answer {
+        expect(r, Some(221), "QUIT")?;
     }
-    s.close().await;
-    s.end_phase();
-    Ok(())
+    s.end_quit(answer).await
 }
 
 /// Opens the passive data channel, runs LIST or RETR over it and reads it to the end.

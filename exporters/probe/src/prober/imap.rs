@@ -244,15 +244,9 @@ pub async fn logout(s: &mut Session, imap: &mut Imap) -> Step {
     s.phase("quit");
     let tag = imap.next_tag();
     s.send(&format!("{tag} LOGOUT")).await?;
-    match read_until_tagged(s, &tag).await {
-        Ok(_) => {}
-        // `* BYE` comes first; a server that hangs up after it is fine.
-        Err(f) if f.reason == Reason::Closed => {}
-        Err(f) => return Err(f),
-    }
-    s.close().await;
-    s.end_phase();
-    Ok(())
+    // `* BYE` comes first; a server that hangs up after it is fine.
+    let answer = read_until_tagged(s, &tag).await;
+    s.end_quit(answer).await
 }
 
 /// The `imap` prober.

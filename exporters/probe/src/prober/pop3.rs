@@ -126,14 +126,8 @@ pub async fn stat(s: &mut Session) -> Step<(u64, u64)> {
 pub async fn quit(s: &mut Session) -> Step {
     s.phase("quit");
     s.send("QUIT").await?;
-    match status(s, "QUIT", Reason::UnexpectedReply).await {
-        Ok(_) => {}
-        Err(f) if f.reason == Reason::Closed => {}
-        Err(f) => return Err(f),
-    }
-    s.close().await;
-    s.end_phase();
-    Ok(())
+    let answer = status(s, "QUIT", Reason::UnexpectedReply).await;
+    s.end_quit(answer).await
 }
 
 /// The `pop3` prober.
