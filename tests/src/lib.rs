@@ -15,6 +15,7 @@
 //! # anyhow::Ok(())
 //! ```
 
+pub mod artifacts;
 pub mod corpus;
 pub mod daemon;
 pub mod dovecot;
@@ -30,6 +31,7 @@ pub mod postfix;
 pub mod probe;
 pub mod proftpd;
 pub mod prometheus;
+pub mod promql;
 pub mod query;
 pub mod smtp;
 pub mod tools;

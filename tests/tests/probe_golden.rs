@@ -2,26 +2,43 @@
 //! real Postfix, a refused connection, HTTP against a local server) and of its own
 //! `/metrics`, in both exposition formats, checked by promtool and a strict OpenMetrics
 //! parser and compared with `tests/golden/mailprobe-*.txt`; every family is documented in
-//! docs/metrics.md. Durations, the DNS time and process metrics are masked.
+//! docs/metrics.md. The exporter's own output includes a delivery route that sent one
+//! message through Postfix into a Maildir. Durations, latencies, the DNS time and process
+//! metrics are masked.
 //!
 //! Regenerate after an intended change (review the diff before committing):
 //! `UPDATE_GOLDEN=1 cargo test -p e2e-tests --test probe_golden`
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::os::unix::fs::PermissionsExt;
+use std::time::Duration;
+
+use e2e_tests::expo::sum;
 use e2e_tests::golden::{canonicalise, check_documented, compare_both};
 use e2e_tests::http::{get, urlencode};
 use e2e_tests::pki::Pki;
 use e2e_tests::probe::{HttpTargets, Prober};
 use e2e_tests::{ACCEPT_OPENMETRICS, ACCEPT_TEXT, Postfix, PostfixOptions, net, tools};
 
-/// Masks what changes between runs beyond `canonicalise`'s rules: the DNS lookup time and
-/// the ports of the targets.
+/// nobody's uid and gid on Debian: the owner of the virtual mailboxes.
+const NOBODY: u32 = 65534;
+
+/// Masks what changes between runs beyond `canonicalise`'s rules: the DNS lookup time, the
+/// ports of the targets and the delivery route's latencies.
 fn stable(body: &str, ports: &[u16]) -> String {
     let mut out = String::new();
     for line in body.lines() {
+        let latency = line.starts_with("mailprobe_delivery_last_latency_seconds")
+            || line.starts_with("mailprobe_delivery_latency_seconds_sum")
+            || (line.starts_with("mailprobe_delivery_latency_seconds_bucket")
+                && !line.contains("le=\"+Inf\""));
         if line.starts_with("probe_dns_lookup_time_seconds ") {
             out.push_str("probe_dns_lookup_time_seconds <masked>\n");
+        } else if latency {
+            // How long a delivery took: only the count of deliveries repeats.
+            let (series, _) = line.rsplit_once(' ').unwrap_or((line, ""));
+            out.push_str(&format!("{series} <masked>\n"));
         } else {
             out.push_str(line);
             out.push('\n');
@@ -68,7 +85,29 @@ fn check(stem: &str, text: &str, om: &str, ports: &[u16]) {
 #[test]
 fn probe_and_self_output_match_the_golden_files() {
     let pki = Pki::new().unwrap();
-    let pf = Postfix::start(PostfixOptions::new().tls(&pki)).unwrap();
+    // A delivery route's families: Postfix's virtual agent writes probe@probe.test's mail
+    // into a Maildir the route reads (as nobody, which owns the mailbox tree).
+    let vmail = e2e_tests::temp_dir("vmail-").unwrap();
+    let base = vmail.path().join("base");
+    std::fs::create_dir(&base).unwrap();
+    std::fs::set_permissions(vmail.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::os::unix::fs::chown(&base, Some(NOBODY), Some(NOBODY)).unwrap();
+    let map = vmail.path().join("vmailbox");
+    std::fs::write(&map, "probe@probe.test probe.test/probe/Maildir/\n").unwrap();
+    let maildir = base.join("probe.test/probe/Maildir");
+    let pf = Postfix::start(
+        PostfixOptions::new()
+            .tls(&pki)
+            .param("virtual_mailbox_domains = probe.test")
+            .param(&format!("virtual_mailbox_base = {}", base.display()))
+            .param(&format!(
+                "virtual_mailbox_maps = texthash:{}",
+                map.display()
+            ))
+            .param(&format!("virtual_uid_maps = static:{NOBODY}"))
+            .param(&format!("virtual_gid_maps = static:{NOBODY}")),
+    )
+    .unwrap();
     let targets = HttpTargets::start(&pki).unwrap();
     let hp = targets.http_port;
     let p = Prober::start(
@@ -80,8 +119,19 @@ fn probe_and_self_output_match_the_golden_files() {
   webmail:
     prober: http
     http: {{ fail_if_body_not_matches_regexp: [\"Webmail\"] }}
+  to_probe:
+    prober: smtp
+    smtp: {{ ehlo: probe.test.local, mail_from: probe@test.local, rcpt_to: [probe@probe.test], data: true }}
+  e2e:
+    prober: delivery
+    timeout: 20s
+    delivery: {{ send: to_probe, receive: {{ maildir: \"{maildir}\" }}, poll_interval: 200ms }}
+routes:
+  - {{ name: golden, module: e2e, target: \"{smtp}\", interval: 1h, lost_after: 30s }}
 ",
-            pki.path("ca.crt").display()
+            pki.path("ca.crt").display(),
+            maildir = maildir.display(),
+            smtp = pf.smtp_addr(),
         ),
         &[],
     )
@@ -95,6 +145,18 @@ fn probe_and_self_output_match_the_golden_files() {
     let (t, om) = both(&p, "webmail", &format!("http://127.0.0.1:{hp}/redirect"));
     check("mailprobe-http", &t, &om, &[hp]);
 
+    // The route's one attempt (its interval is an hour) has delivered before the scrape.
+    e2e_tests::wait_for(
+        "the route's message delivered",
+        Duration::from_secs(30),
+        || {
+            sum(
+                &p.self_metrics().unwrap(),
+                "mailprobe_delivery_success",
+                &[("route", "golden")],
+            ) == 1.0
+        },
+    );
     let tmp = p.dir.path().display().to_string();
     let t = p
         .exporter

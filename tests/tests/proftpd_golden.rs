@@ -5,7 +5,8 @@
 //!
 //! Sources: the TransferLog, SystemLog, TLSLog and an ExtendedLog in the metrics format of
 //! docs/proftpd.md, as the Python ftplib traffic (plain and FTPS) left them. The scoreboard
-//! collector is off (it needs a live daemon; tests/tests/proftpd_scoreboard.rs has it).
+//! collector reads the process titles of a real ProFTPd that no client talks to (sessions
+//! under load are tests/tests/proftpd_scoreboard.rs's).
 //!
 //! Regenerate after an intended change (review the diff before committing):
 //! `UPDATE_GOLDEN=1 cargo test -p e2e-tests --test proftpd_golden`
@@ -41,6 +42,7 @@ fn fixture(rel: &str) -> PathBuf {
 
 #[test]
 fn whole_output_matches_the_golden_files() {
+    let ftpd = ProFtpd::start(ProFtpdOptions::new()).unwrap();
     let dir = temp_dir("proftpd-golden-").unwrap();
     let mut lines = 0.0;
     let mut copies = Vec::new();
@@ -58,7 +60,9 @@ fn whole_output_matches_the_golden_files() {
         format!("--proftpd.logformat={METRICS_FORMAT}"),
         format!("--proftpd.extendedlog=file:{}:metrics", copies[3].display()),
         "--collector.log.from-beginning".to_string(),
-        "--no-collector.scoreboard".to_string(),
+        // A real daemon without clients: proftpd_up 1 and every session state at 0.
+        "--collector.scoreboard.source=proctitle".to_string(),
+        format!("--proftpd.pidfile={}", ftpd.pid_file().display()),
     ];
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let e = Exporter::start(BIN, &args).unwrap();

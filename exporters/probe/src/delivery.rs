@@ -185,12 +185,18 @@ fn maildir_find(dir: &std::path::Path, ids: &[String], keep: bool) -> Step<Vec<S
     let mut found = Vec::new();
     for sub in ["new", "cur"] {
         let d = dir.join(sub);
-        let entries = std::fs::read_dir(&d).map_err(|e| {
-            Fail::new(
-                Reason::Config,
-                format!("maildir {}: {}", d.display(), e.kind()),
-            )
-        })?;
+        let entries = match std::fs::read_dir(&d) {
+            Ok(e) => e,
+            // Delivery agents make a Maildir with its first message: none yet is no mail,
+            // not a broken mailbox (a wrong path shows as lost messages).
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => {
+                return Err(Fail::new(
+                    Reason::Config,
+                    format!("maildir {}: {}", d.display(), e.kind()),
+                ));
+            }
+        };
         for e in entries.flatten() {
             let path = e.path();
             if e.file_name().to_string_lossy().starts_with('.') {
@@ -302,6 +308,14 @@ mod tests {
         assert!(!dir.path().join("cur/2.host:2,S").exists());
         assert!(dir.path().join("new/1.host").exists());
         assert_eq!(header_id("x-mailprobe-id:  q1 "), Some("q1".into()));
-        assert!(maildir_find(&dir.path().join("missing"), &ids, false).is_err());
+        // Not made yet (no delivery so far): nothing found, no error.
+        assert_eq!(
+            maildir_find(&dir.path().join("missing"), &ids, false).ok(),
+            Some(vec![])
+        );
+        // A Maildir that cannot be read is an error.
+        let file = dir.path().join("a-file");
+        std::fs::write(&file, "").unwrap();
+        assert!(maildir_find(&file, &ids, false).is_err());
     }
 }

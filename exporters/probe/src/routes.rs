@@ -174,6 +174,7 @@ pub fn start(cfg: &Arc<Config>, resolver: &Resolver, metrics: &RouteMetrics) -> 
         let _ = metrics.lost.get_or_create(&l);
         let _ = metrics.success.get_or_create(&l);
         let _ = metrics.send_success.get_or_create(&l);
+        let _ = metrics.latency.get_or_create(&l);
         tracing::info!(route = %route.name, module = %route.module, target = %route.target, "delivery route started");
         tasks.push(tokio::spawn(async move {
             run_route(route, module, resolver, metrics).await;

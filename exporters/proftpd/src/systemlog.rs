@@ -293,6 +293,10 @@ impl SystemLog {
         for r in ["incorrect_password", "no_such_user"] {
             s.failures.get_or_create(&[("reason", r)]).get();
         }
+        // A closed set: every reason at 0, so `increase()` sees the first refusal.
+        for r in REFUSAL_REASONS {
+            s.refused.get_or_create(&[("reason", r)]).get();
+        }
         s.sessions_opened
             .get_or_create(&[("protocol", "ftp")])
             .get();
