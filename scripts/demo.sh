@@ -374,6 +374,7 @@ probe_job() {
     relabel_configs:
       - { source_labels: [__address__], target_label: __param_target }
       - { source_labels: [__param_target], target_label: instance }
+      - { source_labels: [__param_module], target_label: module }
       - { target_label: __address__, replacement: "127.0.0.1:$MAILPROBE_PORT" }
 JOB
 }
