@@ -40,6 +40,68 @@ pub fn metric_names(expr: &str) -> Result<BTreeSet<String>> {
     Ok(v.0)
 }
 
+/// One use of a metric in an expression.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Use {
+    /// The metric name.
+    pub name: String,
+    /// Label matchers as (label, value) pairs (the operator left out).
+    pub matchers: Vec<(String, String)>,
+    /// The range of a range selector.
+    pub range: Option<std::time::Duration>,
+    /// Whether the range selector is the argument of rate, irate or increase.
+    pub in_counter_function: bool,
+}
+
+/// Every named selector of `e`, with the context the dashboard lint needs.
+pub fn uses(e: &Expr) -> Vec<Use> {
+    let mut out = Vec::new();
+    walk_uses(e, false, &mut out);
+    out
+}
+
+fn walk_uses(e: &Expr, counter_arg: bool, out: &mut Vec<Use>) {
+    let mut add = |vs: &promql_parser::parser::VectorSelector, range, in_fn| {
+        if let Some(name) = &vs.name {
+            out.push(Use {
+                name: name.clone(),
+                matchers: vs
+                    .matchers
+                    .matchers
+                    .iter()
+                    .map(|m| (m.name.clone(), m.value.clone()))
+                    .collect(),
+                range,
+                in_counter_function: in_fn,
+            });
+        }
+    };
+    match e {
+        Expr::VectorSelector(vs) => add(vs, None, false),
+        Expr::MatrixSelector(ms) => add(&ms.vs, Some(ms.range), counter_arg),
+        Expr::Aggregate(a) => {
+            walk_uses(&a.expr, false, out);
+            if let Some(p) = &a.param {
+                walk_uses(p, false, out);
+            }
+        }
+        Expr::Unary(u) => walk_uses(&u.expr, false, out),
+        Expr::Binary(b) => {
+            walk_uses(&b.lhs, false, out);
+            walk_uses(&b.rhs, false, out);
+        }
+        Expr::Paren(p) => walk_uses(&p.expr, false, out),
+        Expr::Subquery(s) => walk_uses(&s.expr, false, out),
+        Expr::Call(c) => {
+            let counter_fn = matches!(c.func.name, "rate" | "irate" | "increase");
+            for a in &c.args.args {
+                walk_uses(a, counter_fn, out);
+            }
+        }
+        _ => {}
+    }
+}
+
 /// Every sample name the golden files in `dir` show: each `# TYPE` family, with a histogram's
 /// `_bucket`, `_count` and `_sum` and a summary's `_count` and `_sum`.
 pub fn golden_names(dir: &Path) -> Result<BTreeSet<String>> {

@@ -293,9 +293,12 @@ impl SystemLog {
         for r in ["incorrect_password", "no_such_user"] {
             s.failures.get_or_create(&[("reason", r)]).get();
         }
-        // A closed set: every reason at 0, so `increase()` sees the first refusal.
+        // Closed sets: every reason at 0, so `increase()` sees the first refusal or timeout.
         for r in REFUSAL_REASONS {
             s.refused.get_or_create(&[("reason", r)]).get();
+        }
+        for r in TIMEOUT_REASONS {
+            s.timeouts.get_or_create(&[("reason", r)]).get();
         }
         s.sessions_opened
             .get_or_create(&[("protocol", "ftp")])

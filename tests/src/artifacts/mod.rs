@@ -1,9 +1,10 @@
-//! The generated files of the repository (alert rules and docs/thresholds.md today; the
-//! dashboards' console pages and the Kubernetes objects built from dashboards/ and alerts/
-//! join here), produced by one function so that `scripts/generate.sh` writes them and a
+//! The generated files of the repository (alert rules, docs/thresholds.md and the
+//! dashboards today; the dashboards' console pages and the Kubernetes objects built from
+//! dashboards/ and alerts/ join here), produced by one function so that `scripts/generate.sh` writes them and a
 //! test proves the committed copies are what it would write.
 
 pub mod alerts;
+pub mod dashboards;
 
 use std::path::{Path, PathBuf};
 
@@ -30,6 +31,9 @@ pub fn generate(root: &Path) -> Result<Vec<(PathBuf, String)>> {
         .map(|(name, text)| (PathBuf::from("alerts").join(name), text))
         .collect();
     out.push((PathBuf::from("docs/thresholds.md"), doc));
+    for (name, text) in dashboards::render_dir(&root.join("dashboards/src"))? {
+        out.push((PathBuf::from("dashboards").join(name), text));
+    }
     Ok(out)
 }
 
