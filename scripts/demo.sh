@@ -13,7 +13,8 @@
 #
 # Environment: DEMO_DURATION (seconds; default: until Ctrl-C), DEMO_PROFILE (release|debug,
 # default release), DEMO_EXPORTER_BIN (run this exporter binary instead of building one),
-# DEMO_TRAFFIC_INTERVAL (seconds between rounds of mail, default 2),
+# DEMO_TRAFFIC_INTERVAL (seconds between rounds of mail, default 2), DEMO_RULES (the rule
+# files vmalert loads, default alerts/*.yml),
 # EXPORTER_EXTRA_ARGS (appended to the exporter's flags), and the ports below.
 set -euo pipefail
 
@@ -38,6 +39,8 @@ VMALERT_PORT="${VMALERT_PORT:-8880}"
 ALERTSINK_PORT="${ALERTSINK_PORT:-9093}"
 SMTP_PORT="${SMTP_PORT:-2525}"
 SHOWQ_PORT="${SHOWQ_PORT:-10025}"
+POSTSCREEN_PORT="${POSTSCREEN_PORT:-2528}"
+KUBE_METRICS_PORT="${KUBE_METRICS_PORT:-9899}"
 SINK_PORT="${SINK_PORT:-2526}"
 BOUNCE_PORT="${BOUNCE_PORT:-2527}"
 DEMO_PROFILE="${DEMO_PROFILE:-release}"
@@ -91,7 +94,7 @@ if [ -f "$DEMO/demo.pid" ] && kill -0 "$(cat "$DEMO/demo.pid")" 2>/dev/null; the
   log "a demo is already running (pid $(cat "$DEMO/demo.pid")); stop it first"
   exit 1
 fi
-for p in EXPORTER_PORT DOVECOT_EXPORTER_PORT IMAP_PORT POP3_PORT LMTP_PORT STATS_PORT PROFTPD_EXPORTER_PORT FTP_PORT VM_PORT VMAGENT_PORT VMALERT_PORT ALERTSINK_PORT SMTP_PORT SHOWQ_PORT SINK_PORT BOUNCE_PORT; do
+for p in EXPORTER_PORT DOVECOT_EXPORTER_PORT IMAP_PORT POP3_PORT LMTP_PORT STATS_PORT PROFTPD_EXPORTER_PORT FTP_PORT VM_PORT VMAGENT_PORT VMALERT_PORT ALERTSINK_PORT SMTP_PORT SHOWQ_PORT POSTSCREEN_PORT KUBE_METRICS_PORT SINK_PORT BOUNCE_PORT; do
   if (exec 3<>"/dev/tcp/127.0.0.1/${!p}") 2>/dev/null; then
     log "port ${!p} is in use; choose another with $p=..."
     exit 1
@@ -171,6 +174,19 @@ start smtp-sink /usr/sbin/smtp-sink -u postfix "127.0.0.1:$SINK_PORT" 100
 start smtp-sink-reject /usr/sbin/smtp-sink -u postfix -f rcpt "127.0.0.1:$BOUNCE_PORT" 100
 postfix_instance_create "$PF" "$SMTP_PORT" "$SHOWQ_PORT" \
   "$(printf 'sink.test smtp:[127.0.0.1]:%s\nbounce.test smtp:[127.0.0.1]:%s\nmbox.test lmtp:inet:127.0.0.1:%s' "$SINK_PORT" "$BOUNCE_PORT" "$LMTP_PORT")"
+# STARTTLS with a throw-away certificate (probed with insecure_skip_verify), and postscreen
+# on a port of its own in front of smtpd, with its greeting test enforced and loopback not
+# exempt, so the demo shows TLS and postscreen figures.
+mkdir -p "$PF/tls"
+openssl req -x509 -newkey rsa:2048 -nodes -days 90 -subj "/CN=mx.test.local" \
+  -keyout "$PF/tls/key.pem" -out "$PF/tls/cert.pem" >/dev/null 2>&1
+chown -R postfix:postfix "$PF/tls"
+postconf -c "$PF/etc" -e "smtpd_tls_cert_file = $PF/tls/cert.pem" \
+  "smtpd_tls_key_file = $PF/tls/key.pem" "smtpd_tls_security_level = may" "smtpd_tls_loglevel = 1" \
+  "postscreen_access_list =" "postscreen_greet_action = enforce" "postscreen_greet_wait = 2s" \
+  "postscreen_dnsbl_sites ="
+postconf -c "$PF/etc" -Me "127.0.0.1:$POSTSCREEN_PORT/inet = 127.0.0.1:$POSTSCREEN_PORT inet n - n - 1 postscreen"
+postconf -c "$PF/etc" -Me "smtpd/pass = smtpd pass - - n - - smtpd"
 POSTFIX_STARTED=1
 postfix_instance_start "$PF"
 
@@ -329,6 +345,9 @@ modules:
   smtp_banner:
     prober: smtp
     smtp: { ehlo: probe.mx.test.local }
+  smtp_starttls:
+    prober: smtp
+    smtp: { tls: starttls, ehlo: probe.mx.test.local, tls_config: { insecure_skip_verify: true } }
   smtp_unknown_user_rejected:
     prober: smtp
     smtp: { mail_from: probe@mx.test.local, rcpt_to: [nosuchuser@mx.test.local], expect_rcpt_code: 550 }
@@ -379,6 +398,12 @@ probe_job() {
 JOB
 }
 
+# There is no Kubernetes here: a stand-in serves the kube-state-metrics and cAdvisor series
+# of the pods the exporters' targets are labelled with, so the pod-health panels and alerts
+# have their inputs (docs/development.md).
+start kube-metrics "$ROOT/.venv/bin/python" "$ROOT/scripts/lib/kube-metrics.py" "$KUBE_METRICS_PORT"
+wait_http kube-metrics "http://127.0.0.1:$KUBE_METRICS_PORT/metrics"
+
 log "starting VictoriaMetrics, vmagent"
 start victoria-metrics victoria-metrics -storageDataPath="$DEMO/vmdata" \
   -httpListenAddr="127.0.0.1:$VM_PORT" -retentionPeriod=1d -search.latencyOffset=0s
@@ -391,16 +416,24 @@ scrape_configs:
   - job_name: postfix
     static_configs:
       - targets: ["127.0.0.1:$EXPORTER_PORT"]
+        labels: { namespace: mail, pod: postfix-0, container: postfix-exporter }
   - job_name: dovecot
     static_configs:
       - targets: ["127.0.0.1:$DOVECOT_EXPORTER_PORT"]
+        labels: { namespace: mail, pod: dovecot-0, container: dovecot-exporter }
   - job_name: proftpd
     static_configs:
       - targets: ["127.0.0.1:$PROFTPD_EXPORTER_PORT"]
+        labels: { namespace: mail, pod: proftpd-0, container: proftpd-exporter }
   - job_name: mailprobe
     static_configs:
       - targets: ["127.0.0.1:$MAILPROBE_PORT"]
+        labels: { namespace: mail, pod: mailprobe-6f7c9d8b7-x2kqp, container: mailprobe-exporter }
+  - job_name: kube-state-metrics-and-cadvisor
+    static_configs:
+      - targets: ["127.0.0.1:$KUBE_METRICS_PORT"]
 $(probe_job probe_smtp smtp_banner "127.0.0.1:$SMTP_PORT")
+$(probe_job probe_smtp_starttls smtp_starttls "127.0.0.1:$SMTP_PORT")
 $(probe_job probe_smtp_unknown_user smtp_unknown_user_rejected "127.0.0.1:$SMTP_PORT")
 $(probe_job probe_imap imap_login "127.0.0.1:$IMAP_PORT")
 $(probe_job probe_imap_wrong imap_wrong_password "127.0.0.1:$IMAP_PORT")
@@ -414,8 +447,9 @@ start vmagent vmagent -promscrape.config="$DEMO/scrape.yml" \
 wait_http vmagent "http://127.0.0.1:$VMAGENT_PORT/health"
 
 VMALERT_URL=""
-if compgen -G "$ROOT/alerts/*.yml" >/dev/null; then
-  log "starting vmalert with alerts/*.yml"
+RULES="${DEMO_RULES:-$ROOT/alerts/*.yml}"
+if compgen -G "$RULES" >/dev/null; then
+  log "starting vmalert with $RULES"
   # vmalert 1.79 has no -notifier.blackhole: a tiny sink stands in for Alertmanager.
   start alert-sink "$ROOT/.venv/bin/python" -c '
 import http.server, sys
@@ -427,7 +461,7 @@ class H(http.server.BaseHTTPRequestHandler):
     def log_message(self, *a): pass
 http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
 ' "$ALERTSINK_PORT"
-  start vmalert vmalert -rule="$ROOT/alerts/*.yml" \
+  start vmalert vmalert -rule="$RULES" \
     -datasource.url="http://127.0.0.1:$VM_PORT" -remoteWrite.url="http://127.0.0.1:$VM_PORT" \
     -remoteRead.url="http://127.0.0.1:$VM_PORT" -notifier.url="http://127.0.0.1:$ALERTSINK_PORT" \
     -httpListenAddr="127.0.0.1:$VMALERT_PORT" -evaluationInterval=5s \
@@ -435,7 +469,7 @@ http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_foreve
   wait_http vmalert "http://127.0.0.1:$VMALERT_PORT/health"
   VMALERT_URL="http://127.0.0.1:$VMALERT_PORT/api/v1/alerts"
 else
-  log "no alerts/*.yml yet: vmalert not started"
+  log "no rule files match $RULES: vmalert not started"
 fi
 
 # Traffic: every round one delivered, one bounced and one rejected at RCPT; every third
@@ -463,6 +497,27 @@ traffic() {
       sendmail -C "$PF/etc" -f "alice@mx.test.local" "dave$n@example.com" <<<"$body" || true
       swaks --silent 2 --server "127.0.0.1:$SMTP_PORT" --from "frank@sink.test" \
         --to "root@mx.test.local" --body "round $n" >/dev/null 2>&1 || true
+      # smtpd: a client that hangs up after EHLO, one that talks TLS; postscreen: a client
+      # that waits for the greeting (passes) and one that talks first (pregreet, rejected).
+      "$ROOT/.venv/bin/python" - "$SMTP_PORT" "$POSTSCREEN_PORT" >/dev/null 2>&1 <<'PY' || true
+import socket, sys
+smtp, screen = int(sys.argv[1]), int(sys.argv[2])
+s = socket.create_connection(("127.0.0.1", smtp), timeout=10)
+s.recv(512); s.sendall(b"EHLO lost.test\r\n"); s.recv(512); s.close()
+s = socket.create_connection(("127.0.0.1", screen), timeout=10)
+s.sendall(b"EHLO eager.test\r\n")
+f = s.makefile("rb")
+for cmd in [b"MAIL FROM:<x@eager.test>\r\n", b"RCPT TO:<bob@sink.test>\r\n", b"QUIT\r\n"]:
+    s.sendall(cmd)
+try:
+    while f.readline():
+        pass
+except OSError:
+    pass
+PY
+      swaks --silent 2 --tls --server "127.0.0.1:$SMTP_PORT" --from "alice@mx.test.local" \
+        --to "bob@sink.test" --body "round $n over TLS" >/dev/null 2>&1 || true
+      swaks --silent 2 --server "127.0.0.1:$POSTSCREEN_PORT" --quit-after EHLO >/dev/null 2>&1 || true
     fi
     sleep "$DEMO_TRAFFIC_INTERVAL"
   done
@@ -492,12 +547,25 @@ MSG
 
 deadline=""
 if [ -n "${DEMO_DURATION:-}" ]; then deadline=$((SECONDS + DEMO_DURATION)); fi
+declare -A GONE=()
 while true; do
   for i in "${!PIDS[@]}"; do
     if ! kill -0 "${PIDS[$i]}" 2>/dev/null; then
-      log "${NAMES[$i]} exited; its log:"
-      tail -n 20 "$LOGS/${NAMES[$i]}.log" >&2 || true
-      exit 1
+      case "${NAMES[$i]}" in
+        dovecot | proftpd)
+          # A mail daemon that stops (doveadm stop, a crash) is what the probes and
+          # alerts are for: the demo keeps running to show them.
+          if [ -z "${GONE[${NAMES[$i]}]:-}" ]; then
+            GONE[${NAMES[$i]}]=1
+            log "${NAMES[$i]} exited; the demo goes on without it (watch its probes and alerts)"
+          fi
+          ;;
+        *)
+          log "${NAMES[$i]} exited; its log:"
+          tail -n 20 "$LOGS/${NAMES[$i]}.log" >&2 || true
+          exit 1
+          ;;
+      esac
     fi
   done
   if [ -n "$deadline" ] && [ "$SECONDS" -ge "$deadline" ]; then

@@ -77,3 +77,26 @@ pub fn documented_unsupported(doc: &str) -> std::collections::BTreeMap<String, f
         })
         .collect()
 }
+
+/// An offline JSON schema (Grafana's dashboard schema, the operators' CRD schemas) kept
+/// beside the repository like the corpus: `$MAIL_SCHEMAS_DIR/rel` when that is set, else
+/// `shared/schemas/rel` next to the checkout; `None` after printing why `check` is skipped.
+pub fn schema(rel: &str, check: &str) -> Option<PathBuf> {
+    let base = match std::env::var_os("MAIL_SCHEMAS_DIR") {
+        Some(d) => PathBuf::from(d),
+        None => workspace_root()
+            .parent()
+            .map(|p| p.join("shared").join("schemas"))
+            .unwrap_or_default(),
+    };
+    let f = base.join(rel);
+    if f.is_file() {
+        Some(f)
+    } else {
+        println!(
+            "{check}: skipped, no schema at {} (set MAIL_SCHEMAS_DIR)",
+            f.display()
+        );
+        None
+    }
+}

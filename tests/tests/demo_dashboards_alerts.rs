@@ -1,0 +1,234 @@
+//! The dashboards and alerts against the demo stack: real Postfix, Dovecot and ProFTPd with
+//! traffic, the four exporters, vmagent, VictoriaMetrics and vmalert (scripts/demo.sh).
+//!
+//! * Every query of every dashboard, its variables set to "All", returns data from
+//!   VictoriaMetrics.
+//! * vmalert loads every rule group of alerts/ without an error.
+//! * With the rules rendered at test thresholds (5 deferred messages, short `for`), the
+//!   deferred queue the traffic fills makes PostfixDeferredQueueHigh fire and reach the
+//!   notifier sink; stopping Dovecot makes MailProbeFailing fire for its IMAP probe.
+//!
+//! The demo listens on its fixed ports (scripts/demo.sh) and lives in `.demo/`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use e2e_tests::artifacts::alerts::{THRESHOLDS_FILE, read_thresholds, render_dir};
+use e2e_tests::query::query;
+use e2e_tests::{exporter_binary, temp_dir, workspace_root};
+use serde_json::Value;
+
+const VM: &str = "http://127.0.0.1:8428";
+const VMALERT: &str = "http://127.0.0.1:8880";
+
+/// The demo, stopped (SIGTERM: it stops everything it started) on drop.
+struct Demo {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        // The demo's bash traps TERM and stops what it started.
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let _ = self.child.kill();
+    }
+}
+
+impl Demo {
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+/// The rule files at test thresholds: small numbers and short waits.
+fn test_rules(dir: &Path) -> String {
+    let root = workspace_root();
+    let mut t = read_thresholds(&root.join("alerts/src").join(THRESHOLDS_FILE)).unwrap();
+    for (name, value) in [
+        ("postfix_deferred_messages", "5"),
+        ("postfix_deferred_growth_window", "3m"),
+        ("postfix_deferred_for", "20s"),
+        ("probe_failing_for", "20s"),
+    ] {
+        t.get_mut(name).unwrap().value = serde_norway::Value::String(value.into());
+    }
+    let (files, _) = render_dir(&root.join("alerts/src"), &t).unwrap();
+    for (name, text) in files {
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+    format!("{}/*.yml", dir.display())
+}
+
+/// A dashboard query as Grafana sends it with every variable at "All".
+fn as_sent(expr: &str) -> String {
+    let mut e = expr
+        .replace("$__rate_interval", "1m")
+        .replace("$__interval", "1m")
+        .replace("$__range", "5m");
+    for v in ["job", "instance", "namespace", "pod"] {
+        e = e.replace(&format!("${v}"), ".+");
+    }
+    e
+}
+
+fn dashboard_queries() -> Vec<(String, String, String)> {
+    let mut out = Vec::new();
+    let dir = workspace_root().join("dashboards");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    for f in files {
+        let d: Value = serde_json::from_str(&std::fs::read_to_string(&f).unwrap()).unwrap();
+        let name = f.file_name().unwrap().to_string_lossy().into_owned();
+        for p in d["panels"].as_array().unwrap() {
+            for t in p["targets"].as_array().into_iter().flatten() {
+                out.push((
+                    name.clone(),
+                    p["title"].as_str().unwrap().to_string(),
+                    t["expr"].as_str().unwrap().to_string(),
+                ));
+            }
+        }
+    }
+    out
+}
+
+fn firing(alertname: &str, label: (&str, &str)) -> bool {
+    let Ok(r) = e2e_tests::http::get(&format!("{VMALERT}/api/v1/alerts"), &[]) else {
+        return false;
+    };
+    let v: Value = serde_json::from_str(&r.text()).unwrap_or_default();
+    v["data"]["alerts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|a| {
+            a["labels"]["alertname"] == alertname
+                && a["state"] == "firing"
+                && (label.0.is_empty() || a["labels"][label.0] == label.1)
+        })
+}
+
+fn wait(what: &str, limit: Duration, demo: &Demo, mut f: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if f() {
+            return;
+        }
+        std::thread::sleep(Duration::from_secs(2));
+    }
+    panic!("{what}: not within {limit:?}; demo output:\n{}", demo.log());
+}
+
+#[test]
+fn dashboards_show_data_and_alerts_fire_on_the_demo_stack() {
+    let root = workspace_root();
+    let rules = temp_dir("demo-rules-").unwrap();
+    let glob = test_rules(rules.path());
+    let out = temp_dir("demo-out-").unwrap();
+    let log = out.path().join("demo.log");
+    let bin = exporter_binary("postfix-exporter").unwrap();
+    for b in ["dovecot-exporter", "proftpd-exporter", "mailprobe-exporter"] {
+        exporter_binary(b).unwrap();
+    }
+    let child = Command::new("bash")
+        .arg(root.join("scripts/demo.sh"))
+        .env("DEMO_EXPORTER_BIN", &bin)
+        .env("DEMO_DURATION", "900")
+        .env("DEMO_RULES", &glob)
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(std::fs::File::create(out.path().join("demo.err")).unwrap())
+        .spawn()
+        .unwrap();
+    let demo = Demo { child, log };
+    wait("the demo running", Duration::from_secs(240), &demo, || {
+        demo.log().contains("Stop with Ctrl-C")
+    });
+
+    // Every dashboard query has data once the traffic has run a little.
+    let queries = dashboard_queries();
+    assert!(queries.len() >= 80, "{} queries", queries.len());
+    let mut empty = Vec::new();
+    wait(
+        "every dashboard query returning data",
+        Duration::from_secs(240),
+        &demo,
+        || {
+            empty = queries
+                .iter()
+                .filter(|(_, _, e)| query(VM, &as_sent(e)).map_or(true, |r| r.is_empty()))
+                .map(|(f, t, e)| format!("{f}: {t}: {e}"))
+                .collect();
+            empty.is_empty()
+        },
+    );
+    assert!(empty.is_empty(), "{empty:#?}");
+
+    // vmalert evaluates every group without an error.
+    let rules: Value = serde_json::from_str(
+        &e2e_tests::http::get(&format!("{VMALERT}/api/v1/rules"), &[])
+            .unwrap()
+            .text(),
+    )
+    .unwrap();
+    let groups = rules["data"]["groups"].as_array().unwrap();
+    assert_eq!(groups.len(), 6, "{rules}");
+    for g in groups {
+        for r in g["rules"].as_array().unwrap() {
+            assert_eq!(r["lastError"].as_str().unwrap_or_default(), "", "{r}");
+        }
+    }
+
+    // The traffic defers mail on a closed relayhost: the queue alert fires and is sent.
+    wait(
+        "PostfixDeferredQueueHigh firing",
+        Duration::from_secs(300),
+        &demo,
+        || firing("PostfixDeferredQueueHigh", ("queue", "deferred")),
+    );
+    let sink = root.join(".demo/logs/alert-sink.log");
+    wait(
+        "the alert at the notifier",
+        Duration::from_secs(60),
+        &demo,
+        || std::fs::read_to_string(&sink).is_ok_and(|s| s.contains("PostfixDeferredQueueHigh")),
+    );
+
+    // Dovecot stopped: its IMAP probe fails and alerts.
+    assert!(!firing("MailProbeFailing", ("module", "imap_login")));
+    let st = Command::new("doveadm")
+        .args([
+            "-c",
+            &root
+                .join(".demo/dovecot/dovecot.conf")
+                .display()
+                .to_string(),
+            "stop",
+        ])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    wait(
+        "MailProbeFailing for imap_login",
+        Duration::from_secs(180),
+        &demo,
+        || firing("MailProbeFailing", ("module", "imap_login")),
+    );
+}
