@@ -41,6 +41,7 @@ SMTP_PORT="${SMTP_PORT:-2525}"
 SHOWQ_PORT="${SHOWQ_PORT:-10025}"
 POSTSCREEN_PORT="${POSTSCREEN_PORT:-2528}"
 KUBE_METRICS_PORT="${KUBE_METRICS_PORT:-9899}"
+PROMETHEUS_PORT="${PROMETHEUS_PORT:-9090}"
 SINK_PORT="${SINK_PORT:-2526}"
 BOUNCE_PORT="${BOUNCE_PORT:-2527}"
 DEMO_PROFILE="${DEMO_PROFILE:-release}"
@@ -94,7 +95,7 @@ if [ -f "$DEMO/demo.pid" ] && kill -0 "$(cat "$DEMO/demo.pid")" 2>/dev/null; the
   log "a demo is already running (pid $(cat "$DEMO/demo.pid")); stop it first"
   exit 1
 fi
-for p in EXPORTER_PORT DOVECOT_EXPORTER_PORT IMAP_PORT POP3_PORT LMTP_PORT STATS_PORT PROFTPD_EXPORTER_PORT FTP_PORT VM_PORT VMAGENT_PORT VMALERT_PORT ALERTSINK_PORT SMTP_PORT SHOWQ_PORT POSTSCREEN_PORT KUBE_METRICS_PORT SINK_PORT BOUNCE_PORT; do
+for p in EXPORTER_PORT DOVECOT_EXPORTER_PORT IMAP_PORT POP3_PORT LMTP_PORT STATS_PORT PROFTPD_EXPORTER_PORT FTP_PORT VM_PORT VMAGENT_PORT VMALERT_PORT ALERTSINK_PORT SMTP_PORT SHOWQ_PORT POSTSCREEN_PORT KUBE_METRICS_PORT PROMETHEUS_PORT SINK_PORT BOUNCE_PORT; do
   if (exec 3<>"/dev/tcp/127.0.0.1/${!p}") 2>/dev/null; then
     log "port ${!p} is in use; choose another with $p=..."
     exit 1
@@ -446,6 +447,15 @@ start vmagent vmagent -promscrape.config="$DEMO/scrape.yml" \
   -remoteWrite.tmpDataPath="$DEMO/vmagent" -httpListenAddr="127.0.0.1:$VMAGENT_PORT"
 wait_http vmagent "http://127.0.0.1:$VMAGENT_PORT/health"
 
+# Prometheus beside vmagent, scraping the same targets: its classic UI draws the dashboards'
+# panels on the console pages generated into dashboards/consoles (Grafana is not packaged).
+mkdir -p "$DEMO/prometheus" "$DEMO/console_libraries"
+start prometheus prometheus --config.file="$DEMO/scrape.yml" \
+  --storage.tsdb.path="$DEMO/prometheus" --web.listen-address="127.0.0.1:$PROMETHEUS_PORT" \
+  --web.console.templates="$ROOT/dashboards/consoles" \
+  --web.console.libraries="$DEMO/console_libraries"
+wait_http prometheus "http://127.0.0.1:$PROMETHEUS_PORT/-/ready"
+
 VMALERT_URL=""
 RULES="${DEMO_RULES:-$ROOT/alerts/*.yml}"
 if compgen -G "$RULES" >/dev/null; then
@@ -536,6 +546,7 @@ Demo running (state and logs in .demo/):
   VictoriaMetrics    http://127.0.0.1:$VM_PORT/api/v1/query?query=postfix_exporter_build_info  (Debian's package has no vmui)
   vmagent targets    http://127.0.0.1:$VMAGENT_PORT/targets
   vmalert alerts     ${VMALERT_URL:-(not started)}
+  graph pages        http://127.0.0.1:$PROMETHEUS_PORT/consoles/index.html  (the dashboards' panels, drawn by Prometheus)
   Postfix            smtpd 127.0.0.1:$SMTP_PORT, showq 127.0.0.1:$SHOWQ_PORT, config $PF/etc,
                      log $MAILLOG  (try: postqueue -c $PF/etc -p)
   Dovecot            IMAP 127.0.0.1:$IMAP_PORT, POP3 $POP3_PORT, LMTP $LMTP_PORT, config $DC/dovecot.conf,

@@ -3,6 +3,8 @@
 //!
 //! * Every query of every dashboard, its variables set to "All", returns data from
 //!   VictoriaMetrics.
+//! * Prometheus, beside vmagent, serves the console page of each dashboard (a graph per
+//!   panel), and every graph's query has data there too.
 //! * vmalert loads every rule group of alerts/ without an error.
 //! * With the rules rendered at test thresholds (5 deferred messages, short `for`), the
 //!   deferred queue the traffic fills makes PostfixDeferredQueueHigh fire and reach the
@@ -17,12 +19,14 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use e2e_tests::artifacts::alerts::{THRESHOLDS_FILE, read_thresholds, render_dir};
+use e2e_tests::artifacts::consoles::console_expr;
 use e2e_tests::query::query;
 use e2e_tests::{exporter_binary, temp_dir, workspace_root};
 use serde_json::Value;
 
 const VM: &str = "http://127.0.0.1:8428";
 const VMALERT: &str = "http://127.0.0.1:8880";
+const PROMETHEUS: &str = "http://127.0.0.1:9090";
 
 /// The demo, stopped (SIGTERM: it stops everything it started) on drop.
 struct Demo {
@@ -180,6 +184,45 @@ fn dashboards_show_data_and_alerts_fire_on_the_demo_stack() {
         },
     );
     assert!(empty.is_empty(), "{empty:#?}");
+
+    // The console pages: Prometheus serves one per dashboard with a graph per panel, and
+    // each graph's query has data in Prometheus, which scrapes the same targets.
+    for f in [
+        "postfix-queues",
+        "postfix-traffic",
+        "dovecot",
+        "proftpd",
+        "probes-and-pods",
+    ] {
+        let page = e2e_tests::http::get(&format!("{PROMETHEUS}/consoles/{f}.html"), &[]).unwrap();
+        assert_eq!(page.status, 200, "{f}: {}", page.text());
+        let d: Value = serde_json::from_str(
+            &std::fs::read_to_string(root.join(format!("dashboards/{f}.json"))).unwrap(),
+        )
+        .unwrap();
+        let panels = d["panels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["type"] != "row");
+        let graphs = page.text().matches("new PromConsole.Graph(").count();
+        assert_eq!(graphs, panels.count(), "{f}");
+    }
+    wait(
+        "every console query returning data in Prometheus",
+        Duration::from_secs(120),
+        &demo,
+        || {
+            empty = queries
+                .iter()
+                .filter(|(_, _, e)| {
+                    query(PROMETHEUS, &console_expr(e)).map_or(true, |r| r.is_empty())
+                })
+                .map(|(f, t, e)| format!("{f}: {t}: {e}"))
+                .collect();
+            empty.is_empty()
+        },
+    );
 
     // vmalert evaluates every group without an error.
     let rules: Value = serde_json::from_str(
