@@ -449,11 +449,11 @@ wait_http vmagent "http://127.0.0.1:$VMAGENT_PORT/health"
 
 # Prometheus beside vmagent, scraping the same targets: its classic UI draws the dashboards'
 # panels on the console pages generated into dashboards/consoles (Grafana is not packaged).
-mkdir -p "$DEMO/prometheus" "$DEMO/console_libraries"
+mkdir -p "$DEMO/prometheus"
 start prometheus prometheus --config.file="$DEMO/scrape.yml" \
   --storage.tsdb.path="$DEMO/prometheus" --web.listen-address="127.0.0.1:$PROMETHEUS_PORT" \
   --web.console.templates="$ROOT/dashboards/consoles" \
-  --web.console.libraries="$DEMO/console_libraries"
+  --web.console.libraries="$ROOT/dashboards/console_libraries"
 wait_http prometheus "http://127.0.0.1:$PROMETHEUS_PORT/-/ready"
 
 VMALERT_URL=""

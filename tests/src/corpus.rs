@@ -13,21 +13,33 @@ use crate::workspace_root;
 /// The corpus directory for `daemon` (`postfix`, `dovecot`, `proftpd`), or `None` after
 /// printing why the calling check is skipped.
 pub fn dir(daemon: &str, check: &str) -> Option<PathBuf> {
-    let base = match std::env::var_os("MAIL_CORPUS_DIR") {
+    beside("MAIL_CORPUS_DIR", "corpus", daemon, check, "corpus", |p| {
+        p.is_dir()
+    })
+}
+
+/// `$env/rel`, else `shared/sub/rel` next to the checkout, when `exists` says it is there;
+/// otherwise `None` after printing that `check` is skipped.
+fn beside(
+    env: &str,
+    sub: &str,
+    rel: &str,
+    check: &str,
+    what: &str,
+    exists: fn(&PathBuf) -> bool,
+) -> Option<PathBuf> {
+    let base = match std::env::var_os(env) {
         Some(d) => PathBuf::from(d),
         None => workspace_root()
             .parent()
-            .map(|p| p.join("shared").join("corpus"))
+            .map(|p| p.join("shared").join(sub))
             .unwrap_or_default(),
     };
-    let d = base.join(daemon);
-    if d.is_dir() {
-        Some(d)
+    let p = base.join(rel);
+    if exists(&p) {
+        Some(p)
     } else {
-        println!(
-            "{check}: skipped, no corpus at {} (set MAIL_CORPUS_DIR)",
-            d.display()
-        );
+        println!("{check}: skipped, no {what} at {} (set {env})", p.display());
         None
     }
 }
@@ -82,21 +94,7 @@ pub fn documented_unsupported(doc: &str) -> std::collections::BTreeMap<String, f
 /// beside the repository like the corpus: `$MAIL_SCHEMAS_DIR/rel` when that is set, else
 /// `shared/schemas/rel` next to the checkout; `None` after printing why `check` is skipped.
 pub fn schema(rel: &str, check: &str) -> Option<PathBuf> {
-    let base = match std::env::var_os("MAIL_SCHEMAS_DIR") {
-        Some(d) => PathBuf::from(d),
-        None => workspace_root()
-            .parent()
-            .map(|p| p.join("shared").join("schemas"))
-            .unwrap_or_default(),
-    };
-    let f = base.join(rel);
-    if f.is_file() {
-        Some(f)
-    } else {
-        println!(
-            "{check}: skipped, no schema at {} (set MAIL_SCHEMAS_DIR)",
-            f.display()
-        );
-        None
-    }
+    beside("MAIL_SCHEMAS_DIR", "schemas", rel, check, "schema", |p| {
+        p.is_file()
+    })
 }

@@ -61,6 +61,8 @@ fn run(cmd: &mut Command) -> (bool, String) {
     )
 }
 
+/// Every generated file (rules, thresholds doc, dashboards, console pages) is what
+/// scripts/generate.sh writes.
 #[test]
 fn generated_files_are_up_to_date() {
     let stale = e2e_tests::artifacts::stale(&workspace_root()).unwrap();

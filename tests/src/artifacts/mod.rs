@@ -50,6 +50,10 @@ pub fn generate(root: &Path) -> Result<Vec<(PathBuf, String)>> {
     }
     index.push_str("</ul>\n</body>\n</html>\n");
     out.push((PathBuf::from("dashboards/consoles/index.html"), index));
+    out.push((
+        PathBuf::from("dashboards/console_libraries/mail.lib"),
+        consoles::library(),
+    ));
     Ok(out)
 }
 
