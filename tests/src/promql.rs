@@ -6,26 +6,6 @@ use std::path::Path;
 
 use anyhow::{Context, Result, anyhow};
 use promql_parser::parser::{self, Expr};
-use promql_parser::util::{ExprVisitor, walk_expr};
-
-/// Collects selected metric names.
-struct Names(BTreeSet<String>);
-
-impl ExprVisitor for Names {
-    type Error = std::convert::Infallible;
-
-    fn pre_visit(&mut self, e: &Expr) -> Result<bool, Self::Error> {
-        let vs = match e {
-            Expr::VectorSelector(vs) => Some(vs),
-            Expr::MatrixSelector(ms) => Some(&ms.vs),
-            _ => None,
-        };
-        if let Some(name) = vs.and_then(|v| v.name.clone()) {
-            self.0.insert(name);
-        }
-        Ok(true)
-    }
-}
 
 /// Parses `expr` (Prometheus 2.x PromQL).
 pub fn parse(expr: &str) -> Result<Expr> {
@@ -35,9 +15,7 @@ pub fn parse(expr: &str) -> Result<Expr> {
 /// The metric names `expr` selects.
 pub fn metric_names(expr: &str) -> Result<BTreeSet<String>> {
     let e = parse(expr).with_context(|| format!("parsing {expr}"))?;
-    let mut v = Names(BTreeSet::new());
-    let _ = walk_expr(&mut v, &e);
-    Ok(v.0)
+    Ok(uses(&e).into_iter().map(|u| u.name).collect())
 }
 
 /// One use of a metric in an expression.

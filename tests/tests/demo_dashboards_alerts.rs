@@ -76,18 +76,6 @@ fn test_rules(dir: &Path) -> String {
     format!("{}/*.yml", dir.display())
 }
 
-/// A dashboard query as Grafana sends it with every variable at "All".
-fn as_sent(expr: &str) -> String {
-    let mut e = expr
-        .replace("$__rate_interval", "1m")
-        .replace("$__interval", "1m")
-        .replace("$__range", "5m");
-    for v in ["job", "instance", "namespace", "pod"] {
-        e = e.replace(&format!("${v}"), ".+");
-    }
-    e
-}
-
 fn dashboard_queries() -> Vec<(String, String, String)> {
     let mut out = Vec::new();
     let dir = workspace_root().join("dashboards");
@@ -177,7 +165,7 @@ fn dashboards_show_data_and_alerts_fire_on_the_demo_stack() {
         || {
             empty = queries
                 .iter()
-                .filter(|(_, _, e)| query(VM, &as_sent(e)).map_or(true, |r| r.is_empty()))
+                .filter(|(_, _, e)| query(VM, &console_expr(e)).map_or(true, |r| r.is_empty()))
                 .map(|(f, t, e)| format!("{f}: {t}: {e}"))
                 .collect();
             empty.is_empty()

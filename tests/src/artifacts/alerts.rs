@@ -97,13 +97,7 @@ pub type Rendered = (Vec<(String, String)>, BTreeSet<String>);
 /// The rule files rendered from `src_dir` (`NAME.yml` → `NAME.yml`), with a header saying
 /// where they come from, and the names of the thresholds used.
 pub fn render_dir(src_dir: &Path, thresholds: &Thresholds) -> Result<Rendered> {
-    let mut names: Vec<_> = std::fs::read_dir(src_dir)
-        .with_context(|| format!("reading {}", src_dir.display()))?
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".yml") && n != THRESHOLDS_FILE)
-        .collect();
-    names.sort();
+    let names = super::yml_sources(src_dir, THRESHOLDS_FILE)?;
     let mut used = BTreeSet::new();
     let mut files = Vec::new();
     for name in names {
@@ -129,13 +123,8 @@ static ALERT_LINE: LazyLock<Regex> = LazyLock::new(|| {
 /// whose `- alert:` line it follows).
 pub fn usage(src_dir: &Path) -> Result<BTreeMap<String, BTreeSet<String>>> {
     let mut uses: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for entry in
-        std::fs::read_dir(src_dir).with_context(|| format!("reading {}", src_dir.display()))?
-    {
-        let path = entry?.path();
-        if path.extension().is_none_or(|e| e != "yml") || path.ends_with(THRESHOLDS_FILE) {
-            continue;
-        }
+    for name in super::yml_sources(src_dir, THRESHOLDS_FILE)? {
+        let path = src_dir.join(name);
         let text = std::fs::read_to_string(&path)
             .with_context(|| format!("reading {}", path.display()))?;
         let mut alert: Option<String> = None;

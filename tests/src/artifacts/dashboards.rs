@@ -359,15 +359,9 @@ pub fn render(spec: &Spec) -> Result<Value> {
     }))
 }
 
-/// Every dashboard of `src_dir` as (file name, JSON text), sorted by file name.
-pub fn render_dir(src_dir: &Path) -> Result<Vec<(String, String)>> {
-    let mut names: Vec<_> = std::fs::read_dir(src_dir)
-        .with_context(|| format!("reading {}", src_dir.display()))?
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".yml"))
-        .collect();
-    names.sort();
+/// Every dashboard of `src_dir` as (file stem, JSON), sorted by file name.
+pub fn render_dir(src_dir: &Path) -> Result<Vec<(String, Value)>> {
+    let names = super::yml_sources(src_dir, "")?;
     let mut out = Vec::new();
     for name in names {
         let path = src_dir.join(&name);
@@ -379,10 +373,7 @@ pub fn render_dir(src_dir: &Path) -> Result<Vec<(String, String)>> {
         let Some(stem) = name.strip_suffix(".yml") else {
             bail!("{name}: not a .yml file");
         };
-        out.push((
-            format!("{stem}.json"),
-            serde_json::to_string_pretty(&json)? + "\n",
-        ));
+        out.push((stem.to_string(), json));
     }
     Ok(out)
 }
