@@ -125,7 +125,10 @@ PIDS=()
 NAMES=()
 POSTFIX_STARTED=""
 cleanup() {
-  trap - EXIT INT TERM
+  # A second Ctrl-C (or the TERM of a caller that gave up waiting) must not cut the
+  # stopping short: that is how a Postfix master outlived its demo.
+  trap - EXIT
+  trap '' INT TERM
   log "stopping"
   local i
   for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do

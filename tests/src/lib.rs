@@ -33,6 +33,7 @@ pub mod proftpd;
 pub mod prometheus;
 pub mod promql;
 pub mod query;
+pub mod screenshot;
 pub mod smtp;
 pub mod tools;
 pub mod vm;

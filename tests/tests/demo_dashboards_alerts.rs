@@ -5,6 +5,9 @@
 //!   VictoriaMetrics.
 //! * Prometheus, beside vmagent, serves the console page of each dashboard (a graph per
 //!   panel), and every graph's query has data there too.
+//! * Headless Chromium, after minutes of traffic, shoots every console page
+//!   (scripts/screenshots.sh): each panel drew plotted lines, and the picture holds their
+//!   pixels inside the panel's graph.
 //! * vmalert loads every rule group of alerts/ without an error.
 //! * With the rules rendered at test thresholds (5 deferred messages, short `for`), the
 //!   deferred queue the traffic fills makes PostfixDeferredQueueHigh fire and reach the
@@ -21,6 +24,7 @@ use std::time::{Duration, Instant};
 use e2e_tests::artifacts::alerts::{THRESHOLDS_FILE, read_thresholds, render_dir};
 use e2e_tests::artifacts::consoles::console_expr;
 use e2e_tests::query::query;
+use e2e_tests::screenshot::{Area, Image, parse_colour, read_report};
 use e2e_tests::{exporter_binary, temp_dir, workspace_root};
 use serde_json::Value;
 
@@ -128,6 +132,101 @@ fn wait(what: &str, limit: Duration, demo: &Demo, mut f: impl FnMut() -> bool) {
     panic!("{what}: not within {limit:?}; demo output:\n{}", demo.log());
 }
 
+/// The panel titles of a dashboard, rows left out, in order.
+fn panel_titles(root: &Path, stem: &str) -> Vec<String> {
+    let d: Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join(format!("dashboards/{stem}.json"))).unwrap(),
+    )
+    .unwrap();
+    d["panels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["type"] != "row")
+        .map(|p| p["title"].as_str().unwrap().to_string())
+        .collect()
+}
+
+const PAGES: [&str; 5] = [
+    "postfix-queues",
+    "postfix-traffic",
+    "dovecot",
+    "proftpd",
+    "probes-and-pods",
+];
+
+/// Shoots the console pages of the running demo with headless Chromium, the graphs over
+/// `range`, and checks what they show: every panel of the dashboard, each with plotted
+/// lines in the DOM and their colours in the picture's graph area.
+fn screenshots_hold_data(root: &Path, dir: &Path, range: Duration, demo: &Demo) {
+    let out = Command::new("bash")
+        .arg(root.join("scripts/screenshots.sh"))
+        .args(["--running", "--out"])
+        .arg(dir)
+        .args(["--range", &range.as_secs().to_string()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "screenshots.sh: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        demo.log()
+    );
+    let pages = read_report(dir).unwrap();
+    let names: Vec<&str> = pages.iter().map(|p| p.name.as_str()).collect();
+    let mut want = PAGES.to_vec();
+    want.sort_unstable();
+    assert_eq!(names, want);
+    for page in &pages {
+        let img = Image::load(&dir.join(&page.png)).unwrap();
+        assert_eq!(
+            (img.width, img.height),
+            (page.width, page.height),
+            "{}",
+            page.name
+        );
+        assert!(
+            page.complete,
+            "{}: not every panel drawn: {page:#?}",
+            page.name
+        );
+        let titles: Vec<&str> = page.panels.iter().map(|p| p.title.as_str()).collect();
+        assert_eq!(titles, panel_titles(root, &page.name), "{}", page.name);
+        let mut colours = Vec::new();
+        for panel in &page.panels {
+            let what = format!("{}: {}", page.name, panel.title);
+            assert_eq!(panel.error, "", "{what}");
+            let area = panel.area.unwrap_or_else(|| panic!("{what}: no graph"));
+            // A line over minutes of the range, not a dot.
+            let longest = panel.lines.iter().map(|l| l.points).max().unwrap_or(0);
+            assert!(longest >= 10, "{what}: {longest} points: {panel:?}");
+            let strokes: Vec<[u8; 3]> = panel
+                .lines
+                .iter()
+                .map(|l| parse_colour(&l.stroke).unwrap_or_else(|| panic!("{what}: {l:?}")))
+                .collect();
+            // A line at zero or at the maximum is centred on the graph's edge: half of it
+            // lies just outside the box.
+            let edges = Area {
+                y: area.y - 3.0,
+                height: area.height + 6.0,
+                ..area
+            };
+            let seen = img.pixels_like(edges, &strokes, 40);
+            assert!(seen >= 20, "{what}: {seen} line pixels in {edges:?}");
+            colours.extend(strokes);
+        }
+        // The page's white margin holds none of those colours: the count tells lines apart.
+        let margin = Area {
+            x: 0.0,
+            y: 0.0,
+            width: 12.0,
+            height: f64::from(page.height),
+        };
+        assert_eq!(img.pixels_like(margin, &colours, 40), 0, "{}", page.name);
+    }
+}
+
 #[test]
 fn dashboards_show_data_and_alerts_fire_on_the_demo_stack() {
     let root = workspace_root();
@@ -153,6 +252,7 @@ fn dashboards_show_data_and_alerts_fire_on_the_demo_stack() {
     wait("the demo running", Duration::from_secs(240), &demo, || {
         demo.log().contains("Stop with Ctrl-C")
     });
+    let running = Instant::now();
 
     // Every dashboard query has data once the traffic has run a little.
     let queries = dashboard_queries();
@@ -175,26 +275,11 @@ fn dashboards_show_data_and_alerts_fire_on_the_demo_stack() {
 
     // The console pages: Prometheus serves one per dashboard with a graph per panel, and
     // each graph's query has data in Prometheus, which scrapes the same targets.
-    for f in [
-        "postfix-queues",
-        "postfix-traffic",
-        "dovecot",
-        "proftpd",
-        "probes-and-pods",
-    ] {
+    for f in PAGES {
         let page = e2e_tests::http::get(&format!("{PROMETHEUS}/consoles/{f}.html"), &[]).unwrap();
         assert_eq!(page.status, 200, "{f}: {}", page.text());
-        let d: Value = serde_json::from_str(
-            &std::fs::read_to_string(root.join(format!("dashboards/{f}.json"))).unwrap(),
-        )
-        .unwrap();
-        let panels = d["panels"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|p| p["type"] != "row");
-        let graphs = page.text().matches("new PromConsole.Graph(").count();
-        assert_eq!(graphs, panels.count(), "{f}");
+        let graphs = page.text().matches("<div class=\"panel\"").count();
+        assert_eq!(graphs, panel_titles(&root, f).len(), "{f}");
     }
     wait(
         "every console query returning data in Prometheus",
@@ -241,6 +326,11 @@ fn dashboards_show_data_and_alerts_fire_on_the_demo_stack() {
         &demo,
         || std::fs::read_to_string(&sink).is_ok_and(|s| s.contains("PostfixDeferredQueueHigh")),
     );
+
+    // Minutes of traffic later, the pictures: before Dovecot stops, so its panels have lines.
+    let minutes = Duration::from_secs(180);
+    std::thread::sleep(minutes.saturating_sub(running.elapsed()));
+    screenshots_hold_data(&root, &out.path().join("shots"), running.elapsed(), &demo);
 
     // Dovecot stopped: its IMAP probe fails and alerts.
     assert!(!firing("MailProbeFailing", ("module", "imap_login")));
