@@ -69,7 +69,7 @@ class Browser:
 
         args = [chromium, "--headless", "--remote-debugging-pipe", "--disable-gpu",
                 "--hide-scrollbars", "--no-first-run", "--no-default-browser-check",
-                "--disable-extensions", "--mute-audio", "--user-data-dir=" + profile,
+                "--disable-extensions", "--mute-audio", "--disable-dev-shm-usage", "--user-data-dir=" + profile,
                 "about:blank"]
         if os.geteuid() == 0:
             # Chromium refuses to run as root with its sandbox; CI and the lab run as root.

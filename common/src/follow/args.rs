@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::{DEFAULT_ROTATED_COPIES, FollowOptions, Source};
+use super::{DEFAULT_ROTATED_COPIES, FollowOptions, Source, TeeTarget};
 
 /// The log-source flags every log collector shares (`--collector.log.*`), flattened into
 /// the collector's own flags.
@@ -35,6 +35,11 @@ pub struct ReadArgs {
     /// How often a log file at its end (or not there yet) is looked at again.
     #[arg(long = "collector.log.poll-interval", default_value = "250ms", value_parser = crate::cli::parse_duration)]
     pub poll_interval: Duration,
+    /// Copy every log line read, unchanged, to the exporter's stdout (or stderr), so one
+    /// syslog or FIFO path from the mail daemon feeds both the metrics and the container
+    /// log pipeline. The exporter's own log stays on stderr.
+    #[arg(long = "collector.log.tee", value_enum)]
+    pub tee: Option<TeeTarget>,
 }
 
 impl ReadArgs {
@@ -60,6 +65,7 @@ impl ReadArgs {
             poll_interval: self.poll_interval.max(Duration::from_millis(1)),
             log_unsupported,
             rotated_copies: self.rotated_copies.clone(),
+            tee: self.tee,
         }
     }
 }

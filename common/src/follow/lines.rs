@@ -6,6 +6,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use prometheus_client::metrics::counter::Counter;
 
+use super::tee::Tee;
 use super::{LineHandler, LineOutcome, MAX_UNSUPPORTED_VALUES, SourceMetrics};
 use crate::labels::BoundedLabel;
 
@@ -24,6 +25,8 @@ pub(super) struct LineReader {
     unsupported_values: BoundedLabel,
     unsupported: HashMap<Arc<str>, Counter>,
     unflushed: u64,
+    /// `--collector.log.tee`: the bytes read, copied out unchanged.
+    tee: Option<Tee>,
 }
 
 impl LineReader {
@@ -32,6 +35,7 @@ impl LineReader {
         metrics: SourceMetrics,
         max: usize,
         loud: bool,
+        tee: Option<Tee>,
     ) -> Self {
         Self {
             handler,
@@ -43,6 +47,7 @@ impl LineReader {
             unsupported_values: BoundedLabel::new(MAX_UNSUPPORTED_VALUES, None, &[]),
             unsupported: HashMap::new(),
             unflushed: 0,
+            tee,
         }
     }
 
@@ -52,6 +57,9 @@ impl LineReader {
 
     /// Feeds bytes of a stream; complete lines are delivered, the rest is kept.
     pub(super) fn feed(&mut self, all: &[u8]) {
+        if let Some(tee) = &mut self.tee {
+            tee.stream(all);
+        }
         // Validated once per read, not once per line (that was a twentieth of a line's
         // cost): the lines inside the valid prefix are cut from it as `&str`.
         let valid: &str = match std::str::from_utf8(all) {
@@ -111,6 +119,9 @@ impl LineReader {
 
     /// The stream ended (EOF, file switched): a buffered partial line is delivered as is.
     pub(super) fn finish_stream(&mut self) {
+        if let Some(tee) = &mut self.tee {
+            tee.end_stream();
+        }
         if !self.pending.is_empty() && !self.discarding {
             let line = std::mem::take(&mut self.pending);
             self.deliver(&line);
@@ -124,6 +135,9 @@ impl LineReader {
     /// Delivers the lines of one syslog datagram: each `\n`-separated part is a line,
     /// trailing `\0` (some senders include the C string terminator) removed.
     pub(super) fn datagram(&mut self, data: &[u8]) {
+        if let Some(tee) = &mut self.tee {
+            tee.datagram(data);
+        }
         for part in data.split(|&b| b == b'\n') {
             let end = part.iter().rposition(|&b| b != 0).map_or(0, |p| p + 1);
             self.deliver_bounded(part.get(..end).unwrap_or_default());
@@ -209,7 +223,7 @@ mod tests {
     fn reader(max: usize) -> (Arc<CollectLines>, LineReader) {
         let c = Arc::new(CollectLines::new(question_marks_unsupported));
         let m = super::super::FollowMetrics::new("t", "service").source("test");
-        (c.clone(), LineReader::new(c, m, max, false))
+        (c.clone(), LineReader::new(c, m, max, false, None))
     }
 
     #[test]
@@ -284,7 +298,7 @@ mod tests {
         let h = Arc::new(FlushLog::default());
         let m = super::super::FollowMetrics::new("t", "service").source("test");
         let _ = h.counted.set(m.lines.clone());
-        let mut r = LineReader::new(h.clone(), m, 100, false);
+        let mut r = LineReader::new(h.clone(), m, 100, false, None);
         r.feed(b"a\nb\nc");
         // Only a partial line: nothing handled, nothing to publish.
         r.feed(b"d");

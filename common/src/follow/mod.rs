@@ -56,6 +56,7 @@ mod file;
 mod lines;
 mod pipe;
 mod socket;
+mod tee;
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -76,6 +77,7 @@ use lines::LineReader;
 
 mod args;
 pub use args::{FollowArgs, ReadArgs};
+pub use tee::TeeTarget;
 
 /// What a handler made of one line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -192,6 +194,8 @@ pub struct FollowOptions {
     /// path: `{}` is the path, `*` (once, in the file name) any text. On truncation the
     /// rest of the old content is read from the newest matching copy.
     pub rotated_copies: Vec<String>,
+    /// Copy every line read, unchanged, to this stream (`--collector.log.tee`).
+    pub tee: Option<TeeTarget>,
 }
 
 /// The copies logrotate makes: `mail.log.1` (the default) and `mail.log-20261201`
@@ -208,6 +212,7 @@ impl Default for FollowOptions {
                 .iter()
                 .map(|s| s.to_string())
                 .collect(),
+            tee: None,
         }
     }
 }
@@ -559,7 +564,16 @@ pub fn spawn(
 ) -> std::io::Result<FollowHandle> {
     let shared = Arc::new(Shared::default());
     let name = metrics.name().to_string();
-    let reader = LineReader::new(handler, metrics, opts.max_line_bytes, opts.log_unsupported);
+    let tee = opts
+        .tee
+        .map(|t| tee::Tee::new(t, metrics.name(), opts.max_line_bytes));
+    let reader = LineReader::new(
+        handler,
+        metrics,
+        opts.max_line_bytes,
+        opts.log_unsupported,
+        tee,
+    );
     let poll = opts.poll_interval.max(Duration::from_millis(1));
     let ctx = Ctx {
         shared: shared.clone(),
