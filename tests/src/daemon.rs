@@ -28,11 +28,31 @@ pub struct Daemon {
 
 impl Daemon {
     /// Spawns `cmd` with stdin closed and stdout+stderr appended to `<log_dir>/<name>.log`.
-    pub fn spawn(name: &str, mut cmd: Command, log_dir: &Path) -> Result<Daemon> {
+    pub fn spawn(name: &str, cmd: Command, log_dir: &Path) -> Result<Daemon> {
+        Self::spawn_to(name, cmd, log_dir, None)
+    }
+
+    /// As [`Daemon::spawn`], with stdout apart in `<log_dir>/<name>.stdout` (what the
+    /// process writes as output, not as its log); stderr alone in the log.
+    pub fn spawn_stdout_apart(name: &str, cmd: Command, log_dir: &Path) -> Result<Daemon> {
+        let path = log_dir.join(format!("{name}.stdout"));
+        let out = File::create(&path).with_context(|| format!("creating {}", path.display()))?;
+        Self::spawn_to(name, cmd, log_dir, Some(out))
+    }
+
+    fn spawn_to(
+        name: &str,
+        mut cmd: Command,
+        log_dir: &Path,
+        stdout: Option<File>,
+    ) -> Result<Daemon> {
         let log_path = log_dir.join(format!("{name}.log"));
-        let out =
+        let err =
             File::create(&log_path).with_context(|| format!("creating {}", log_path.display()))?;
-        let err = out.try_clone()?;
+        let out = match stdout {
+            Some(out) => out,
+            None => err.try_clone()?,
+        };
         cmd.stdin(Stdio::null()).stdout(out).stderr(err);
         let child = cmd
             .spawn()
@@ -55,7 +75,8 @@ impl Daemon {
         self.child.id()
     }
 
-    /// Path of the file holding stdout and stderr.
+    /// Path of the file holding stdout and stderr (stderr alone with
+    /// [`Daemon::spawn_stdout_apart`]).
     pub fn log_path(&self) -> &Path {
         &self.log_path
     }

@@ -197,6 +197,16 @@ impl Exporter {
 
     /// As [`Exporter::start`] with extra environment variables.
     pub fn start_with_env(bin: &str, args: &[&str], env: &[(&str, &str)]) -> Result<Exporter> {
+        Self::launch(bin, args, env, false)
+    }
+
+    /// As [`Exporter::start`], with the exporter's stdout in a file of its own
+    /// ([`Exporter::stdout`]) and its log (stderr) alone in the log file.
+    pub fn start_stdout_apart(bin: &str, args: &[&str]) -> Result<Exporter> {
+        Self::launch(bin, args, &[], true)
+    }
+
+    fn launch(bin: &str, args: &[&str], env: &[(&str, &str)], apart: bool) -> Result<Exporter> {
         let path = exporter_binary(bin)?;
         let dir = temp_dir("exporter-")?;
         let port = net::free_port();
@@ -204,7 +214,11 @@ impl Exporter {
         cmd.arg(format!("--web.listen-address=127.0.0.1:{port}"))
             .args(args)
             .envs(env.iter().copied());
-        let mut daemon = Daemon::spawn(bin, cmd, dir.path())?;
+        let mut daemon = if apart {
+            Daemon::spawn_stdout_apart(bin, cmd, dir.path())?
+        } else {
+            Daemon::spawn(bin, cmd, dir.path())?
+        };
         daemon.wait_http_ok(
             &format!("http://127.0.0.1:{port}/-/healthy"),
             Duration::from_secs(20),
@@ -280,6 +294,12 @@ impl Exporter {
     /// The temp dir holding the log.
     pub fn dir(&self) -> &Path {
         self.dir.path()
+    }
+
+    /// What the exporter wrote to stdout so far, when started with
+    /// [`Exporter::start_stdout_apart`] (else nothing: stdout is in the log).
+    pub fn stdout(&self) -> Vec<u8> {
+        std::fs::read(self.dir().join(format!("{}.stdout", self.daemon.name()))).unwrap_or_default()
     }
 }
 

@@ -80,22 +80,30 @@ fn test_rules(dir: &Path) -> String {
     format!("{}/*.yml", dir.display())
 }
 
-fn dashboard_queries() -> Vec<(String, String, String)> {
-    let mut out = Vec::new();
+/// The committed dashboards, (file stem, JSON), by stem.
+fn dashboards() -> Vec<(String, Value)> {
     let dir = workspace_root().join("dashboards");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
+    let mut out: Vec<(String, Value)> = std::fs::read_dir(&dir)
         .unwrap()
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .map(|f| {
+            let d = serde_json::from_str(&std::fs::read_to_string(&f).unwrap()).unwrap();
+            (f.file_stem().unwrap().to_string_lossy().into_owned(), d)
+        })
         .collect();
-    files.sort();
-    for f in files {
-        let d: Value = serde_json::from_str(&std::fs::read_to_string(&f).unwrap()).unwrap();
-        let name = f.file_name().unwrap().to_string_lossy().into_owned();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+/// (dashboard file, panel title, query) of every query of `dashboards`.
+fn dashboard_queries(dashboards: &[(String, Value)]) -> Vec<(String, String, String)> {
+    let mut out = Vec::new();
+    for (stem, d) in dashboards {
         for p in d["panels"].as_array().unwrap() {
             for t in p["targets"].as_array().into_iter().flatten() {
                 out.push((
-                    name.clone(),
+                    format!("{stem}.json"),
                     p["title"].as_str().unwrap().to_string(),
                     t["expr"].as_str().unwrap().to_string(),
                 ));
@@ -133,12 +141,8 @@ fn wait(what: &str, limit: Duration, demo: &Demo, mut f: impl FnMut() -> bool) {
 }
 
 /// The panel titles of a dashboard, rows left out, in order.
-fn panel_titles(root: &Path, stem: &str) -> Vec<String> {
-    let d: Value = serde_json::from_str(
-        &std::fs::read_to_string(root.join(format!("dashboards/{stem}.json"))).unwrap(),
-    )
-    .unwrap();
-    d["panels"]
+fn panel_titles(dashboard: &Value) -> Vec<String> {
+    dashboard["panels"]
         .as_array()
         .unwrap()
         .iter()
@@ -147,18 +151,16 @@ fn panel_titles(root: &Path, stem: &str) -> Vec<String> {
         .collect()
 }
 
-const PAGES: [&str; 5] = [
-    "postfix-queues",
-    "postfix-traffic",
-    "dovecot",
-    "proftpd",
-    "probes-and-pods",
-];
-
 /// Shoots the console pages of the running demo with headless Chromium, the graphs over
 /// `range`, and checks what they show: every panel of the dashboard, each with plotted
 /// lines in the DOM and their colours in the picture's graph area.
-fn screenshots_hold_data(root: &Path, dir: &Path, range: Duration, demo: &Demo) {
+fn screenshots_hold_data(
+    root: &Path,
+    dashboards: &[(String, Value)],
+    dir: &Path,
+    range: Duration,
+    demo: &Demo,
+) {
     let out = Command::new("bash")
         .arg(root.join("scripts/screenshots.sh"))
         .args(["--running", "--out"])
@@ -174,10 +176,9 @@ fn screenshots_hold_data(root: &Path, dir: &Path, range: Duration, demo: &Demo) 
     );
     let pages = read_report(dir).unwrap();
     let names: Vec<&str> = pages.iter().map(|p| p.name.as_str()).collect();
-    let mut want = PAGES.to_vec();
-    want.sort_unstable();
-    assert_eq!(names, want);
-    for page in &pages {
+    let stems: Vec<&str> = dashboards.iter().map(|(s, _)| s.as_str()).collect();
+    assert_eq!(names, stems);
+    for (page, (_, dashboard)) in pages.iter().zip(dashboards) {
         let img = Image::load(&dir.join(&page.png)).unwrap();
         assert_eq!(
             (img.width, img.height),
@@ -191,7 +192,7 @@ fn screenshots_hold_data(root: &Path, dir: &Path, range: Duration, demo: &Demo) 
             page.name
         );
         let titles: Vec<&str> = page.panels.iter().map(|p| p.title.as_str()).collect();
-        assert_eq!(titles, panel_titles(root, &page.name), "{}", page.name);
+        assert_eq!(titles, panel_titles(dashboard), "{}", page.name);
         let mut colours = Vec::new();
         for panel in &page.panels {
             let what = format!("{}: {}", page.name, panel.title);
@@ -255,7 +256,9 @@ fn dashboards_show_data_and_alerts_fire_on_the_demo_stack() {
     let running = Instant::now();
 
     // Every dashboard query has data once the traffic has run a little.
-    let queries = dashboard_queries();
+    let dashboards = dashboards();
+    assert_eq!(dashboards.len(), 5);
+    let queries = dashboard_queries(&dashboards);
     assert!(queries.len() >= 80, "{} queries", queries.len());
     let mut empty = Vec::new();
     wait(
@@ -275,11 +278,11 @@ fn dashboards_show_data_and_alerts_fire_on_the_demo_stack() {
 
     // The console pages: Prometheus serves one per dashboard with a graph per panel, and
     // each graph's query has data in Prometheus, which scrapes the same targets.
-    for f in PAGES {
+    for (f, dashboard) in &dashboards {
         let page = e2e_tests::http::get(&format!("{PROMETHEUS}/consoles/{f}.html"), &[]).unwrap();
         assert_eq!(page.status, 200, "{f}: {}", page.text());
         let graphs = page.text().matches("<div class=\"panel\"").count();
-        assert_eq!(graphs, panel_titles(&root, f).len(), "{f}");
+        assert_eq!(graphs, panel_titles(dashboard).len(), "{f}");
     }
     wait(
         "every console query returning data in Prometheus",
@@ -330,7 +333,13 @@ fn dashboards_show_data_and_alerts_fire_on_the_demo_stack() {
     // Minutes of traffic later, the pictures: before Dovecot stops, so its panels have lines.
     let minutes = Duration::from_secs(180);
     std::thread::sleep(minutes.saturating_sub(running.elapsed()));
-    screenshots_hold_data(&root, &out.path().join("shots"), running.elapsed(), &demo);
+    screenshots_hold_data(
+        &root,
+        &dashboards,
+        &out.path().join("shots"),
+        running.elapsed(),
+        &demo,
+    );
 
     // Dovecot stopped: its IMAP probe fails and alerts.
     assert!(!firing("MailProbeFailing", ("module", "imap_login")));

@@ -9,61 +9,16 @@
 use std::io::Write;
 use std::net::UdpSocket;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use e2e_tests::expo::{samples, sum};
-use e2e_tests::{exporter_binary, net, temp_dir};
+use e2e_tests::expo::sum;
+use e2e_tests::{Exporter, net, temp_dir, wait_for};
 
-/// The exporter, killed on drop; its stdout and stderr in files of their own.
-struct Running {
-    child: Child,
-    port: u16,
-}
+const LIMIT: Duration = Duration::from_secs(20);
 
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(bin: &str, args: &[String], dir: &Path) -> Running {
-    let port = net::free_port();
-    let child = Command::new(exporter_binary(bin).unwrap())
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(dir.join("stdout")).unwrap())
-        .stderr(std::fs::File::create(dir.join("stderr")).unwrap())
-        .spawn()
-        .unwrap();
-    let r = Running { child, port };
-    wait("healthy", dir, || {
-        e2e_tests::http::get(&format!("http://127.0.0.1:{port}/-/healthy"), &[])
-            .is_ok_and(|r| r.status == 200)
-    });
-    r
-}
-
-fn wait(what: &str, dir: &Path, mut ok: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(20) {
-        if ok() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!(
-        "{what}: not within 20 s; stderr:\n{}",
-        std::fs::read_to_string(dir.join("stderr")).unwrap_or_default()
-    );
-}
-
-fn lines_read(r: &Running, metric: &str) -> f64 {
-    e2e_tests::http::get(&format!("http://127.0.0.1:{}/metrics", r.port), &[])
-        .map(|resp| sum(&samples(&resp.text()), metric, &[]))
-        .unwrap_or(-1.0)
+/// The sum of `metric` over its series, or -1 when the scrape fails.
+fn total(e: &Exporter, metric: &str) -> f64 {
+    e.samples().map_or(-1.0, |s| sum(&s, metric, &[]))
 }
 
 fn append(path: &Path, bytes: &[u8]) {
@@ -102,18 +57,23 @@ fn postfix_exporter_tees_file_and_syslog_lines_unchanged() {
         b"<22>Dec  3 08:00:04 mx postfix/qmgr[99]: 3F1A2B: removed",
         b"<22>1 2026-12-03T08:00:05Z mx postfix/smtpd 1205 - - disconnect from unknown[192.0.2.7] ehlo=1 commands=1\0",
     ];
-    let args = vec![
-        "--no-collector.queue".to_string(),
-        format!("--collector.log.source=file:{}", log.display()),
-        format!("--collector.log.source=udp://127.0.0.1:{udp_port}"),
-        "--collector.log.tee=stdout".to_string(),
-        // Shorter than the long line: the metrics see it cut, the tee passes it whole.
-        "--collector.log.max-line-bytes=256".to_string(),
-    ];
-    let r = start("postfix-exporter", &args, dir.path());
+    let file_arg = format!("--collector.log.source=file:{}", log.display());
+    let udp_arg = format!("--collector.log.source=udp://127.0.0.1:{udp_port}");
+    let mut r = Exporter::start_stdout_apart(
+        "postfix-exporter",
+        &[
+            "--no-collector.queue",
+            &file_arg,
+            &udp_arg,
+            "--collector.log.tee=stdout",
+            // Shorter than the long line: the metrics see it cut, the tee passes it whole.
+            "--collector.log.max-line-bytes=256",
+        ],
+    )
+    .unwrap();
     // The file follower starts at the end: wait until it is following.
-    wait("file source up", dir.path(), || {
-        lines_read(&r, "postfix_log_source_up") >= 2.0
+    wait_for("both sources up", LIMIT, || {
+        total(&r, "postfix_log_source_up") >= 2.0
     });
     let mut all = Vec::new();
     for l in &file_lines {
@@ -130,11 +90,11 @@ fn postfix_exporter_tees_file_and_syslog_lines_unchanged() {
         sock.send_to(d, ("127.0.0.1", udp_port)).unwrap();
     }
     let want = (file_lines.len() + datagrams.len()) as f64;
-    wait("every line counted", dir.path(), || {
-        lines_read(&r, "postfix_log_lines_total") >= want
+    wait_for("every line counted", LIMIT, || {
+        total(&r, "postfix_log_lines_total") >= want
     });
     // The counters move after the tee has written (same read, tee first).
-    let out = split(&std::fs::read(dir.path().join("stdout")).unwrap());
+    let out = split(&r.stdout());
     let from_file: Vec<&Vec<u8>> = out.iter().filter(|l| !l.starts_with(b"<22>")).collect();
     assert_eq!(from_file, file_lines.iter().collect::<Vec<_>>());
     let mut from_udp: Vec<Vec<u8>> = out
@@ -150,18 +110,10 @@ fn postfix_exporter_tees_file_and_syslog_lines_unchanged() {
     sent.sort();
     assert_eq!(from_udp, sent);
     // The exporter's own log is on stderr, none of it on stdout.
-    let err = std::fs::read_to_string(dir.path().join("stderr")).unwrap();
+    let err = r.daemon().log();
     assert!(err.contains("following log source"), "{err}");
     assert_eq!(out.len(), file_lines.len() + datagrams.len());
-    let m = e2e_tests::http::get(&format!("http://127.0.0.1:{}/metrics", r.port), &[]).unwrap();
-    assert_eq!(
-        sum(
-            &samples(&m.text()),
-            "postfix_log_lines_truncated_total",
-            &[]
-        ),
-        1.0
-    );
+    assert_eq!(total(&r, "postfix_log_lines_truncated_total"), 1.0);
 }
 
 #[test]
@@ -205,13 +157,12 @@ fn proftpd_and_dovecot_exporters_tee_their_logs() {
         } else {
             args.push("--no-collector.scoreboard".into());
         }
-        let r = start(bin, &args, dir.path());
-        wait("source up", dir.path(), || {
-            lines_read(&r, &metric.replace("lines_total", "source_up")) >= 1.0
-        });
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let r = Exporter::start_stdout_apart(bin, &args).unwrap();
+        let up = metric.replace("lines_total", "source_up");
+        wait_for("source up", LIMIT, || total(&r, &up) >= 1.0);
         append(&log, line);
-        wait("line counted", dir.path(), || lines_read(&r, metric) >= 1.0);
-        let out = std::fs::read(dir.path().join("stdout")).unwrap();
-        assert_eq!(out, line, "{bin}");
+        wait_for("line counted", LIMIT, || total(&r, metric) >= 1.0);
+        assert_eq!(r.stdout(), line, "{bin}");
     }
 }

@@ -135,15 +135,6 @@ auto-redraw: <span id="prom_graph_refresh_button_value">Off</span>
     )
 }
 
-/// The number format (one of `mailGraphs`' formats) of a Grafana unit.
-fn format(unit: &str) -> &'static str {
-    match unit {
-        "bytes" | "Bps" => "bytes",
-        "percentunit" => "percent",
-        _ => "number",
-    }
-}
-
 /// `dashboards/consoles/index.html`: a link to the page of each (stem, dashboard JSON).
 pub fn index(dashboards: &[(String, Value)]) -> String {
     let mut html = String::from(
@@ -159,27 +150,18 @@ pub fn index(dashboards: &[(String, Value)]) -> String {
     html
 }
 
-/// What the y axis title says of a Grafana unit.
-fn axis_unit(unit: &str) -> &'static str {
+/// How a graph shows a Grafana unit: the number format (one of `mailGraphs`' formats), the
+/// suffix of hovered values, and the y axis title. The axis says the unit, not the panel's
+/// title: that is above the graph already, and a long one turned along the axis runs into
+/// the text above.
+fn unit_display(unit: &str) -> (&'static str, &'static str, &'static str) {
     match unit {
-        "s" => " s",
-        "bytes" => " B",
-        "Bps" => " B/s",
-        "ops" => " /s",
-        _ => "",
-    }
-}
-
-/// The y axis title of a Grafana unit: the panel's title is above the graph already, and a
-/// long one turned along the axis runs into the text above.
-fn axis_title(unit: &str) -> &'static str {
-    match unit {
-        "s" => "seconds",
-        "bytes" => "bytes",
-        "Bps" => "bytes per second",
-        "ops" => "per second",
-        "percentunit" => "percent",
-        _ => "",
+        "s" => ("number", " s", "seconds"),
+        "bytes" => ("bytes", " B", "bytes"),
+        "Bps" => ("bytes", " B/s", "bytes per second"),
+        "ops" => ("number", " /s", "per second"),
+        "percentunit" => ("percent", "", "percent"),
+        _ => ("number", "", ""),
     }
 }
 
@@ -234,9 +216,11 @@ pub fn render(dashboard: &Value) -> Result<String> {
                 _ => None,
             })
             .collect();
-        let unit = p["fieldConfig"]["defaults"]["unit"]
-            .as_str()
-            .unwrap_or("short");
+        let (format, suffix, axis) = unit_display(
+            p["fieldConfig"]["defaults"]["unit"]
+                .as_str()
+                .unwrap_or("short"),
+        );
         html.push_str(&format!(
             "<div class=\"panel\" data-title=\"{title}\">\n<h3>{title}</h3>\n<p>{desc}</p>\n<div id=\"{node}\"></div>\n</div>\n",
             title = literal(&escape_html(ptitle)),
@@ -246,9 +230,9 @@ pub fn render(dashboard: &Value) -> Result<String> {
             "node": node,
             "expr": exprs,
             "name": names,
-            "format": format(unit),
-            "units": axis_unit(unit),
-            "axis": axis_title(unit),
+            "format": format,
+            "units": suffix,
+            "axis": axis,
             "title": ptitle,
         }));
     }
