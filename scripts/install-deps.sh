@@ -18,7 +18,7 @@ log() { printf '[install-deps] %s\n' "$*" >&2; }
 APT_PACKAGES=("${DEPS_APT_PACKAGES[@]}")
 REQUIRED_COMMANDS=(postfix postconf postqueue postsuper qshape smtp-sink sendmail dovecot proftpd ftpwho
   doveadm victoria-metrics vmagent vmalert prometheus promtool prometheus-blackbox-exporter dnsmasq swaks script
-  flock openssl chromium)
+  flock openssl chromium podman runc)
 
 SUDO=()
 if [ "$(id -u)" -ne 0 ]; then

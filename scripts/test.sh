@@ -2,7 +2,7 @@
 # Runs every check of the project, as CI does: installs what is missing
 # (scripts/install-deps.sh: Debian packages, which needs root or sudo, and the Python venv at
 # .venv), the tests of the scripts themselves (scripts/tests/), then formatting, clippy, the
-# build, all tests (unit, integration, end-to-end against real daemons, doc tests) and the fuzz
+# build, the postfix-exporter container image (scripts/build-image.sh), all tests (unit, integration, end-to-end against real daemons, doc tests) and the fuzz
 # smoke run (scripts/fuzz-smoke.sh; it installs cargo-fuzz with `cargo install` the first time).
 # Prints a summary; exits non-zero if any step failed. Steps after a failed build are skipped.
 #
@@ -66,6 +66,8 @@ run_step "cargo clippy" cargo clippy --workspace --all-targets -- -D warnings ||
 if run_step "cargo build" cargo build --workspace --bins; then
   # The binaries were just built: the end-to-end harness must not rebuild them.
   export E2E_NO_BUILD=1
+  # The image test's static release build (minutes) before the tests, not among them.
+  run_step "container image" ./scripts/build-image.sh --version test postfix-exporter || true
   if command -v cargo-nextest >/dev/null 2>&1; then
     mkdir -p target
     run_step "tests (nextest)" bash -o pipefail -c \

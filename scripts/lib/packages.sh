@@ -13,7 +13,7 @@
 # shellcheck disable=SC2034  # used by the scripts that source this file
 DEPS_APT_PACKAGES=(postfix dovecot-core dovecot-imapd dovecot-pop3d dovecot-lmtpd proftpd-core
   proftpd-mod-crypto victoria-metrics prometheus prometheus-blackbox-exporter dnsmasq-base swaks python3-venv
-  libnet-ssleay-perl ca-certificates openssl chromium)
+  libnet-ssleay-perl ca-certificates openssl chromium podman runc)
 
 # deb_installed PACKAGE: succeeds when dpkg has PACKAGE installed ("install ok installed",
 # or "hold ok installed" for a held package); fails for unknown, removed or half-installed

@@ -27,6 +27,7 @@ pub mod http;
 pub mod instance;
 pub mod net;
 pub mod pki;
+pub mod podman;
 pub mod postfix;
 pub mod probe;
 pub mod proftpd;
