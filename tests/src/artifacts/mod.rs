@@ -1,11 +1,11 @@
 //! The generated files of the repository (alert rules, docs/thresholds.md, the dashboards
-//! and their console pages today; the Kubernetes objects built from dashboards/ and alerts/
-//! join here), produced by one function so that `scripts/generate.sh` writes them and a
+//! and their console pages, and the Kubernetes objects built from both), produced by one function so that `scripts/generate.sh` writes them and a
 //! test proves the committed copies are what it would write.
 
 pub mod alerts;
 pub mod consoles;
 pub mod dashboards;
+pub mod k8s;
 
 use std::path::{Path, PathBuf};
 
@@ -40,15 +40,18 @@ pub fn generate(root: &Path) -> Result<Vec<(PathBuf, String)>> {
     );
     let doc = alerts::thresholds_doc(&thresholds, &alerts::usage(&root.join("alerts/src"))?)?;
     let mut out: Vec<(PathBuf, String)> = files
-        .into_iter()
-        .map(|(name, text)| (PathBuf::from("alerts").join(name), text))
+        .iter()
+        .map(|(name, text)| (PathBuf::from("alerts").join(name), text.clone()))
         .collect();
     out.push((PathBuf::from("docs/thresholds.md"), doc));
     let rendered = dashboards::render_dir(&root.join("dashboards/src"))?;
+    let mut dashboard_texts = Vec::new();
     for (stem, json) in &rendered {
+        let text = serde_json::to_string_pretty(json)? + "\n";
+        dashboard_texts.push((stem.clone(), text.clone()));
         out.push((
             PathBuf::from("dashboards").join(format!("{stem}.json")),
-            serde_json::to_string_pretty(json)? + "\n",
+            text,
         ));
         out.push((
             PathBuf::from("dashboards/consoles").join(format!("{stem}.html")),
@@ -63,6 +66,7 @@ pub fn generate(root: &Path) -> Result<Vec<(PathBuf, String)>> {
         PathBuf::from("dashboards/console_libraries/mail.lib"),
         consoles::library(),
     ));
+    out.extend(k8s::generate(&files, &dashboard_texts)?);
     Ok(out)
 }
 
