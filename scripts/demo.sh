@@ -11,12 +11,31 @@
 # vmagent scraping the exporters, and vmalert with alerts/*.yml. Runs until Ctrl-C, or for
 # DEMO_DURATION seconds; stops everything it started by PID. State lives in .demo/.
 #
+# usage: scripts/demo.sh [--check [SECONDS]]
+#   --check  run for SECONDS (default 60, or DEMO_DURATION) of traffic, then verify that data of
+#            every exporter reached VictoriaMetrics and vmalert evaluates every rule; exit 0 when
+#            it did, 1 otherwise (what the tests run). Either way everything is stopped after.
+#
 # Environment: DEMO_DURATION (seconds; default: until Ctrl-C), DEMO_PROFILE (release|debug,
 # default release), DEMO_EXPORTER_BIN (run this exporter binary instead of building one),
 # DEMO_TRAFFIC_INTERVAL (seconds between rounds of mail, default 2), DEMO_RULES (the rule
 # files vmalert loads, default alerts/*.yml),
 # EXPORTER_EXTRA_ARGS (appended to the exporter's flags), and the ports below.
 set -euo pipefail
+
+CHECK=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --check)
+      CHECK=1
+      if [[ "${2:-}" =~ ^[0-9]+$ ]]; then DEMO_DURATION="$2"; shift; fi
+      shift
+      ;;
+    -h | --help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "demo: unknown argument $1 (try --help)" >&2; exit 2 ;;
+  esac
+done
+if [ -n "$CHECK" ]; then DEMO_DURATION="${DEMO_DURATION:-60}"; fi
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -55,6 +74,13 @@ LOGS="$DEMO/logs"
 MAILLOG="$PF/maillog"
 
 log() { printf '[demo] %s\n' "$*" >&2; }
+# step MESSAGE: a numbered start-up step; the total is the number of step lines in this file.
+STEP=0
+STEPS=$(grep -c '^ *step "' "${BASH_SOURCE[0]}")
+step() {
+  STEP=$((STEP + 1))
+  printf '[demo] (%d/%d) %s\n' "$STEP" "$STEPS" "$*" >&2
+}
 
 # dovecot-exporter's flags, in one place.
 dovecot_exporter_args() {
@@ -95,7 +121,10 @@ if [ -f "$DEMO/demo.pid" ] && kill -0 "$(cat "$DEMO/demo.pid")" 2>/dev/null; the
   log "a demo is already running (pid $(cat "$DEMO/demo.pid")); stop it first"
   exit 1
 fi
-for p in EXPORTER_PORT DOVECOT_EXPORTER_PORT IMAP_PORT POP3_PORT LMTP_PORT STATS_PORT PROFTPD_EXPORTER_PORT FTP_PORT VM_PORT VMAGENT_PORT VMALERT_PORT ALERTSINK_PORT SMTP_PORT SHOWQ_PORT POSTSCREEN_PORT KUBE_METRICS_PORT PROMETHEUS_PORT SINK_PORT BOUNCE_PORT; do
+PORT_VARS=(EXPORTER_PORT DOVECOT_EXPORTER_PORT IMAP_PORT POP3_PORT LMTP_PORT STATS_PORT PROFTPD_EXPORTER_PORT
+  MAILPROBE_PORT FTP_PORT VM_PORT VMAGENT_PORT VMALERT_PORT ALERTSINK_PORT SMTP_PORT SHOWQ_PORT POSTSCREEN_PORT
+  KUBE_METRICS_PORT PROMETHEUS_PORT SINK_PORT BOUNCE_PORT)
+for p in "${PORT_VARS[@]}"; do
   if (exec 3<>"/dev/tcp/127.0.0.1/${!p}") 2>/dev/null; then
     log "port ${!p} is in use; choose another with $p=..."
     exit 1
@@ -147,7 +176,15 @@ cleanup() {
   done
   if [ -n "$POSTFIX_STARTED" ]; then postfix_instance_stop "$PF"; fi
   rm -f "$DEMO/demo.pid"
-  log "stopped; logs are in $LOGS"
+  local p left=()
+  for p in "${PORT_VARS[@]}"; do
+    if (exec 3<>"/dev/tcp/127.0.0.1/${!p}") 2>/dev/null; then left+=("${!p}"); fi
+  done
+  if [ "${#left[@]}" -gt 0 ]; then
+    log "still listening after the stop: 127.0.0.1 ports ${left[*]}"
+    exit 1
+  fi
+  log "stopped, nothing left listening; logs are in $LOGS"
 }
 trap cleanup EXIT
 trap 'exit 130' INT
@@ -173,7 +210,7 @@ wait_http() {
   exit 1
 }
 
-log "starting smtp-sinks and Postfix"
+step "starting smtp-sinks and Postfix"
 start smtp-sink /usr/sbin/smtp-sink -u postfix "127.0.0.1:$SINK_PORT" 100
 start smtp-sink-reject /usr/sbin/smtp-sink -u postfix -f rcpt "127.0.0.1:$BOUNCE_PORT" 100
 postfix_instance_create "$PF" "$SMTP_PORT" "$SHOWQ_PORT" \
@@ -194,13 +231,13 @@ postconf -c "$PF/etc" -Me "smtpd/pass = smtpd pass - - n - - smtpd"
 POSTFIX_STARTED=1
 postfix_instance_start "$PF"
 
-log "starting postfix-exporter"
+step "starting postfix-exporter"
 mapfile -t EXPORTER_ARGS < <(exporter_args)
 log "postfix-exporter ${EXPORTER_ARGS[*]}"
 start postfix-exporter "$BIN" "${EXPORTER_ARGS[@]}"
 wait_http postfix-exporter "http://127.0.0.1:$EXPORTER_PORT/-/healthy"
 
-log "starting Dovecot (IMAP $IMAP_PORT, POP3 $POP3_PORT, LMTP $LMTP_PORT, stats-reader $STATS_PORT)"
+step "starting Dovecot (IMAP $IMAP_PORT, POP3 $POP3_PORT, LMTP $LMTP_PORT, stats-reader $STATS_PORT)"
 mkdir -p "$DC/run" "$DC/state" "$DC/mail"
 chmod 1777 "$DC/mail"
 # The users the traffic logs in as; carol has a 1 kB quota, dave may not log in.
@@ -278,13 +315,13 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 
-log "starting dovecot-exporter"
+step "starting dovecot-exporter"
 mapfile -t DOVECOT_EXPORTER_ARGS < <(dovecot_exporter_args)
 log "dovecot-exporter ${DOVECOT_EXPORTER_ARGS[*]}"
 start dovecot-exporter "$DOVECOT_BIN" "${DOVECOT_EXPORTER_ARGS[@]}"
 wait_http dovecot-exporter "http://127.0.0.1:$DOVECOT_EXPORTER_PORT/-/healthy"
 
-log "starting ProFTPd (FTP $FTP_PORT, passive $FTP_PASSIVE_LOW+)"
+step "starting ProFTPd (FTP $FTP_PORT, passive $FTP_PASSIVE_LOW+)"
 mkdir -p "$FT/home/alice" "$FT/home/bob"
 # ProFTPd reads the config and the homes as the session user and refuses world-writable
 # log directories.
@@ -329,14 +366,14 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 
-log "starting proftpd-exporter"
+step "starting proftpd-exporter"
 start proftpd-exporter "$PROFTPD_BIN" "--web.listen-address=127.0.0.1:$PROFTPD_EXPORTER_PORT" \
   "--proftpd.transferlog=$FT/xferlog" "--proftpd.systemlog=$FT/proftpd.log" \
   "--proftpd.config=$FT/proftpd.conf" "--proftpd.scoreboard=$FT/proftpd.scoreboard" \
   "--log.level=info"
 wait_http proftpd-exporter "http://127.0.0.1:$PROFTPD_EXPORTER_PORT/-/healthy"
 
-log "starting mailprobe-exporter"
+step "starting mailprobe-exporter"
 # Transaction probes of the demo's own daemons, and a delivery route through Postfix and
 # LMTP into alice's mailbox, found by IMAP. Passwords come from files, as in a pod.
 mkdir -p "$DEMO/secrets"
@@ -408,7 +445,7 @@ JOB
 start kube-metrics "$ROOT/.venv/bin/python" "$ROOT/scripts/lib/kube-metrics.py" "$KUBE_METRICS_PORT"
 wait_http kube-metrics "http://127.0.0.1:$KUBE_METRICS_PORT/metrics"
 
-log "starting VictoriaMetrics, vmagent"
+step "starting VictoriaMetrics, vmagent"
 start victoria-metrics victoria-metrics -storageDataPath="$DEMO/vmdata" \
   -httpListenAddr="127.0.0.1:$VM_PORT" -retentionPeriod=1d -search.latencyOffset=0s
 wait_http victoria-metrics "http://127.0.0.1:$VM_PORT/health"
@@ -452,6 +489,7 @@ wait_http vmagent "http://127.0.0.1:$VMAGENT_PORT/health"
 
 # Prometheus beside vmagent, scraping the same targets: its classic UI draws the dashboards'
 # panels on the console pages generated into dashboards/consoles (Grafana is not packaged).
+step "starting Prometheus (the graph pages)"
 mkdir -p "$DEMO/prometheus"
 start prometheus prometheus --config.file="$DEMO/scrape.yml" \
   --storage.tsdb.path="$DEMO/prometheus" --web.listen-address="127.0.0.1:$PROMETHEUS_PORT" \
@@ -461,8 +499,9 @@ wait_http prometheus "http://127.0.0.1:$PROMETHEUS_PORT/-/ready"
 
 VMALERT_URL=""
 RULES="${DEMO_RULES:-$ROOT/alerts/*.yml}"
+step "starting vmalert"
 if compgen -G "$RULES" >/dev/null; then
-  log "starting vmalert with $RULES"
+  log "vmalert rules: $RULES"
   # vmalert 1.79 has no -notifier.blackhole: a tiny sink stands in for Alertmanager.
   start alert-sink "$ROOT/.venv/bin/python" -c '
 import http.server, sys
@@ -535,6 +574,7 @@ PY
     sleep "$DEMO_TRAFFIC_INTERVAL"
   done
 }
+step "starting the traffic"
 start traffic traffic
 
 cat <<MSG
@@ -558,6 +598,59 @@ Demo running (state and logs in .demo/):
 Stop with Ctrl-C${DEMO_DURATION:+ (or wait ${DEMO_DURATION}s)}.
 
 MSG
+
+# vm_value QUERY: the value of QUERY's first series in VictoriaMetrics (empty when none).
+vm_value() {
+  curl -fsS "http://127.0.0.1:$VM_PORT/api/v1/query" --data-urlencode "query=$1" 2>/dev/null |
+    sed -n 's/.*"value":\[[^,]*,"\([^"]*\)".*/\1/p'
+}
+
+# check_data: every exporter's data reached VictoriaMetrics (through vmagent) and vmalert
+# evaluates every rule without an error. Prints one line per check.
+check_data() {
+  local failed=0 line name query min v
+  while IFS='|' read -r name query min; do
+    [ -n "$name" ] || continue
+    v=$(vm_value "$query")
+    if [ -n "$v" ] && awk -v v="$v" -v m="$min" 'BEGIN { exit !(v + 0 >= m + 0) }'; then
+      printf '[demo] check ok    %-18s %s = %s\n' "$name" "$query" "$v" >&2
+    else
+      printf '[demo] check FAIL  %-18s %s = %s (want >= %s)\n' "$name" "$query" "${v:-no data}" "$min" >&2
+      failed=1
+    fi
+  done <<CHECKS
+postfix-exporter|up{job="postfix"}|1
+postfix-exporter|sum(postfix_queue_messages)|1
+postfix-exporter|sum(postfix_deliveries_total)|1
+postfix-exporter|sum(postfix_smtpd_connects_total)|1
+dovecot-exporter|up{job="dovecot"}|1
+dovecot-exporter|dovecot_up|1
+dovecot-exporter|sum(dovecot_log_logins_total)|1
+proftpd-exporter|up{job="proftpd"}|1
+proftpd-exporter|proftpd_up|1
+proftpd-exporter|sum(proftpd_transfers_total)|1
+mailprobe-exporter|up{job="mailprobe"}|1
+mailprobe-exporter|count(probe_success)|10
+mailprobe-exporter|sum(probe_success)|8
+mailprobe-exporter|max(mailprobe_delivery_success)|1
+kube stand-in|count(kube_pod_container_status_ready)|1
+CHECKS
+  if [ -n "$VMALERT_URL" ]; then
+    local rules
+    rules=$(curl -fsS "http://127.0.0.1:$VMALERT_PORT/api/v1/rules" 2>/dev/null || true)
+    if "$ROOT/.venv/bin/python" -c '
+import json, sys
+d = json.loads(sys.argv[1])
+rules = [r for g in d["data"]["groups"] for r in g["rules"]]
+bad = [r["name"] for r in rules if r.get("lastError")]
+ok = rules and not bad
+state = "ok   " if ok else "FAIL "
+print(f"[demo] check {state} vmalert            {len(rules)} rules evaluated, errors: {bad or None}", file=sys.stderr)
+sys.exit(0 if ok else 1)' "$rules"; then :; else failed=1; fi
+  fi
+  if [ "$failed" -eq 0 ]; then log "check passed"; else log "check FAILED"; fi
+  return "$failed"
+}
 
 deadline=""
 if [ -n "${DEMO_DURATION:-}" ]; then deadline=$((SECONDS + DEMO_DURATION)); fi
@@ -584,6 +677,9 @@ while true; do
   done
   if [ -n "$deadline" ] && [ "$SECONDS" -ge "$deadline" ]; then
     log "DEMO_DURATION reached"
+    if [ -n "$CHECK" ]; then
+      if check_data; then exit 0; else exit 1; fi
+    fi
     for q in 'up{job="postfix"}' 'postfix_queue_messages{queue="deferred"}' 'up{job="dovecot"}' \
       'dovecot_up' 'sum(dovecot_log_logins_total)' 'sum(dovecot_imap_command_total)' \
       'up{job="proftpd"}' 'proftpd_up' 'sum(proftpd_transfers_total)' 'sum(proftpd_commands_total)' \

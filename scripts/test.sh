@@ -2,8 +2,9 @@
 # Runs every check of the project, as CI does: installs what is missing
 # (scripts/install-deps.sh: Debian packages, which needs root or sudo, and the Python venv at
 # .venv), the tests of the scripts themselves (scripts/tests/), then formatting, clippy, the
-# build, the postfix-exporter container image (scripts/build-image.sh), all tests (unit, integration, end-to-end against real daemons, doc tests) and the fuzz
-# smoke run (scripts/fuzz-smoke.sh; it installs cargo-fuzz with `cargo install` the first time).
+# build, the postfix-exporter container image (scripts/build-image.sh), all tests (unit,
+# integration, end-to-end against real daemons, doc tests) and the fuzz smoke run
+# (scripts/fuzz-smoke.sh; it installs cargo-fuzz with `cargo install` the first time).
 # Prints a summary; exits non-zero if any step failed. Steps after a failed build are skipped.
 #
 # Environment: SKIP_FUZZ=1 skips the fuzz smoke run (no cargo-fuzz install, no fuzz build in

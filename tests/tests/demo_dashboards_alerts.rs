@@ -9,6 +9,9 @@
 //!   (scripts/screenshots.sh): each panel drew plotted lines, and the picture holds their
 //!   pixels inside the panel's graph.
 //! * vmalert loads every rule group of alerts/ without an error.
+//! * Two vmagents sharding the demo's scrape config (`-promscrape.cluster.membersCount=2`,
+//!   `memberNum` 0 and 1, as a VMAgent with `shardCount: 2` runs them) scrape every target
+//!   of the demo's own vmagent exactly once between them: none lost, none twice.
 //! * With the rules rendered at test thresholds (5 deferred messages, short `for`), the
 //!   deferred queue the traffic fills makes PostfixDeferredQueueHigh fire and reach the
 //!   notifier sink; stopping Dovecot makes MailProbeFailing fire for its IMAP probe.
@@ -31,6 +34,7 @@ use serde_json::Value;
 const VM: &str = "http://127.0.0.1:8428";
 const VMALERT: &str = "http://127.0.0.1:8880";
 const PROMETHEUS: &str = "http://127.0.0.1:9090";
+const VMAGENT: &str = "http://127.0.0.1:8429";
 
 /// The demo, stopped (SIGTERM: it stops everything it started) on drop.
 struct Demo {
@@ -59,6 +63,95 @@ impl Demo {
     fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
+}
+
+/// `(job, instance)` of every active target in a vmagent's `/api/v1/targets`.
+fn active_targets(targets: &Value) -> Vec<(String, String)> {
+    targets["data"]["activeTargets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            let l = &t["labels"];
+            (
+                l["job"].as_str().unwrap().to_string(),
+                l["instance"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Two vmagent shards on the demo's scrape config, writing to their own VictoriaMetrics
+/// with a `shard` label: each of the demo vmagent's targets reaches it from exactly one
+/// shard, and both shards have work.
+fn sharded_vmagents_split_the_targets(root: &Path, demo: &Demo) {
+    use std::collections::{BTreeMap, BTreeSet};
+    let all: BTreeSet<(String, String)> = active_targets(
+        &serde_json::from_str(
+            &e2e_tests::http::get(&format!("{VMAGENT}/api/v1/targets"), &[])
+                .unwrap()
+                .text(),
+        )
+        .unwrap(),
+    )
+    .into_iter()
+    .collect();
+    assert!(all.len() >= 15, "{all:?}");
+    let config = std::fs::read_to_string(root.join(".demo/scrape.yml")).unwrap();
+    let vm = e2e_tests::VictoriaMetrics::start().unwrap();
+    let shards: Vec<e2e_tests::VmAgent> = (0..2)
+        .map(|n| {
+            e2e_tests::VmAgent::start_with(
+                &config,
+                &vm.write_url(),
+                &[
+                    "-promscrape.cluster.membersCount=2",
+                    &format!("-promscrape.cluster.memberNum={n}"),
+                    &format!("-remoteWrite.label=shard={n}"),
+                ],
+            )
+            .unwrap()
+        })
+        .collect();
+
+    // What each shard says it scrapes: disjoint halves of the whole.
+    let mine: Vec<BTreeSet<(String, String)>> = shards
+        .iter()
+        .map(|a| active_targets(&a.targets().unwrap()).into_iter().collect())
+        .collect();
+    assert!(mine[0].is_disjoint(&mine[1]), "{mine:?}");
+    assert_eq!(&mine[0] | &mine[1], all);
+    assert!(!mine[0].is_empty() && !mine[1].is_empty(), "{mine:?}");
+    eprintln!(
+        "vmagent shards: {} + {} of {} targets",
+        mine[0].len(),
+        mine[1].len(),
+        all.len()
+    );
+
+    // What arrived: every target's `up` from one shard only.
+    let mut stored = BTreeMap::new();
+    wait(
+        "every target's up from the shards",
+        Duration::from_secs(60),
+        demo,
+        || {
+            stored.clear();
+            for s in vm.query("up").unwrap_or_default() {
+                stored
+                    .entry((s.label("job").to_string(), s.label("instance").to_string()))
+                    .or_insert_with(BTreeSet::new)
+                    .insert(s.label("shard").to_string());
+            }
+            stored.len() == all.len()
+        },
+    );
+    for (target, from) in &stored {
+        assert_eq!(from.len(), 1, "{target:?} scraped by shards {from:?}");
+        let n: usize = from.iter().next().unwrap().parse().unwrap();
+        assert!(mine[n].contains(target), "{target:?} from shard {n}");
+    }
+    assert_eq!(stored.keys().cloned().collect::<BTreeSet<_>>(), all);
 }
 
 /// The rule files at test thresholds: small numbers and short waits.
@@ -329,6 +422,8 @@ fn dashboards_show_data_and_alerts_fire_on_the_demo_stack() {
         &demo,
         || std::fs::read_to_string(&sink).is_ok_and(|s| s.contains("PostfixDeferredQueueHigh")),
     );
+
+    sharded_vmagents_split_the_targets(&root, &demo);
 
     // Minutes of traffic later, the pictures: before Dovecot stops, so its panels have lines.
     let minutes = Duration::from_secs(180);
