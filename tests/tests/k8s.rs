@@ -298,6 +298,42 @@ fn exporters_are_hardened_probed_and_tee_their_logs() {
                     assert_eq!(c["restartPolicy"], "Always", "{at}");
                 }
             }
+            // Dovecot and ProFTPd create their log files readable by root only: an init
+            // container must have created each file the exporter follows on a shared volume
+            // (Postfix's postlogd makes its file 0644).
+            for (c, _) in exporter_containers(t) {
+                for a in c["args"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter_map(Value::as_str)
+                {
+                    let Some((flag, path)) = a.split_once('=') else {
+                        continue;
+                    };
+                    let reads_log = matches!(
+                        flag,
+                        "--collector.log.source" | "--proftpd.transferlog" | "--proftpd.systemlog"
+                    );
+                    if !reads_log || !path.starts_with('/') {
+                        continue;
+                    }
+                    let created = pod["initContainers"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .any(|i| {
+                            i["restartPolicy"].is_null()
+                                && i["command"].to_string().contains(path)
+                                && i["command"].to_string().contains("chmod 0644")
+                        });
+                    assert!(
+                        created,
+                        "{}: {workload}: nothing creates {path} readable",
+                        r.dir
+                    );
+                }
+            }
             // The exporter must be the pod's second container in the base: the native-sidecar
             // patch moves /containers/1.
             if r.dir == "k8s/base" && !workload.contains("mailprobe") {
