@@ -587,6 +587,10 @@ Demo running (state and logs in .demo/):
   mailprobe-exporter http://127.0.0.1:$MAILPROBE_PORT/metrics  (delivery route), modules in $DEMO/mailprobe.yml
                      try: curl 'http://127.0.0.1:$MAILPROBE_PORT/probe?module=imap_login&target=127.0.0.1:$IMAP_PORT&debug=true'
   VictoriaMetrics    http://127.0.0.1:$VM_PORT/api/v1/query?query=postfix_exporter_build_info  (Debian's package has no vmui)
+                     try: curl -s http://127.0.0.1:$VM_PORT/api/v1/query --data-urlencode 'query=sum by (queue) (postfix_queue_messages)'
+                          curl -s http://127.0.0.1:$VM_PORT/api/v1/query --data-urlencode 'query=sum by (status) (rate(postfix_deliveries_total[5m]))'
+                          curl -s http://127.0.0.1:$VM_PORT/api/v1/query --data-urlencode 'query=sum by (protocol) (rate(dovecot_log_logins_total[5m]))'
+                          curl -s http://127.0.0.1:$VM_PORT/api/v1/query --data-urlencode 'query=probe_success == 0'
   vmagent targets    http://127.0.0.1:$VMAGENT_PORT/targets
   vmalert alerts     ${VMALERT_URL:-(not started)}
   graph pages        http://127.0.0.1:$PROMETHEUS_PORT/consoles/index.html  (the dashboards' panels, drawn by Prometheus)

@@ -1,8 +1,9 @@
 //! The README's first command as the tests run it: `scripts/demo.sh --check` starts the whole
 //! stack, runs traffic for a bounded time, verifies that every exporter's data reached
 //! VictoriaMetrics and that vmalert evaluates every rule, stops everything and exits 0; and
-//! Ctrl-C (SIGINT to the demo's process group, as a terminal sends it) stops a running demo
-//! with nothing left running or listening.
+//! on a running demo the example queries it prints return data, and Ctrl-C (SIGINT to the
+//! demo's process group, as a terminal sends it) stops it with nothing left running or
+//! listening.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -12,6 +13,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use e2e_tests::net::tcp_listening;
+use e2e_tests::query::query;
 use e2e_tests::{exporter_binary, temp_dir, workspace_root};
 
 /// The demo's default ports (scripts/demo.sh).
@@ -134,6 +136,22 @@ fn demo_check_verifies_every_exporter_and_ctrl_c_stops_everything() {
         assert!(banner.contains(url), "{url}: {banner}");
     }
     assert!(tcp_listening(8428) && tcp_listening(9154));
+    // The example queries it prints return data once the traffic has run a little.
+    let examples: Vec<&str> = banner
+        .lines()
+        .filter_map(|l| l.split("--data-urlencode 'query=").nth(1))
+        .filter_map(|q| q.strip_suffix('\''))
+        .collect();
+    assert_eq!(examples.len(), 4, "{banner}");
+    let mut empty = examples.clone();
+    while !empty.is_empty() {
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "no data for {empty:?}"
+        );
+        std::thread::sleep(Duration::from_secs(2));
+        empty.retain(|q| query("http://127.0.0.1:8428", q).map_or(true, |r| r.is_empty()));
+    }
     let pgid = child.id().to_string();
     assert!(
         Command::new("kill")
