@@ -495,6 +495,31 @@ impl Postfix {
         )
     }
 
+    /// A small queue with every kind of entry showq reports: three messages to four
+    /// recipients deferred (on the closed relayhost), then the first of them held. Returns
+    /// the queue counts (2 deferred, 1 held).
+    pub fn fill_deferred_and_held(&self, timeout: Duration) -> Result<BTreeMap<String, usize>> {
+        let body = "Subject: queued\n\nhello\n";
+        let from = "alice@mx.test.local";
+        self.sendmail(from, &["dave@example.com", "erin@example.org"], body)?;
+        self.sendmail(from, &["frank@example.net"], body)?;
+        self.sendmail(from, &["gina@example.com"], body)?;
+        self.wait_deferred(3, timeout)?;
+        let q = self.postqueue_j()?;
+        let first: serde_json::Value =
+            serde_json::from_str(q.lines().next().context("postqueue -j printed nothing")?)?;
+        let id = first["queue_id"]
+            .as_str()
+            .context("postqueue -j: no queue_id")?;
+        self.postsuper(&["-h", id])?;
+        let counts = self.queue_counts()?;
+        anyhow::ensure!(
+            counts.get("deferred") == Some(&2) && counts.get("hold") == Some(&1),
+            "queue after holding one: {counts:?}"
+        );
+        Ok(counts)
+    }
+
     /// Waits until the mail log contains `needle` at least `count` times; returns the log.
     pub fn wait_log(&self, needle: &str, count: usize, timeout: Duration) -> Result<String> {
         let deadline = Instant::now() + timeout;

@@ -67,26 +67,9 @@ fn postfix_exporter_image_runs_hardened_against_real_postfix() {
         "revision label {revision:?}"
     );
 
-    // A queue to report: three deferred recipients in two messages, one message held.
+    // A queue to report: three messages deferred, then one of them held.
     let pf = Postfix::start(PostfixOptions::new().showq_inet()).unwrap();
-    let body = "Subject: queued\n\nhello\n";
-    pf.sendmail(
-        "alice@mx.test.local",
-        &["dave@example.com", "erin@example.org"],
-        body,
-    )
-    .unwrap();
-    pf.sendmail("alice@mx.test.local", &["frank@example.net"], body)
-        .unwrap();
-    pf.sendmail("alice@mx.test.local", &["gina@example.com"], body)
-        .unwrap();
-    pf.wait_deferred(3, WAIT).unwrap();
-    let q = pf.postqueue_j().unwrap();
-    let first: serde_json::Value = serde_json::from_str(q.lines().next().unwrap()).unwrap();
-    pf.postsuper(&["-h", first["queue_id"].as_str().unwrap()])
-        .unwrap();
-    let counts = pf.queue_counts().unwrap();
-    assert_eq!(counts["deferred"] + counts["hold"], 3, "{counts:?}");
+    let counts = pf.fill_deferred_and_held(WAIT).unwrap();
 
     // 1. As nobody, over showq TCP, with the mail log from a file and tee'd to stdout.
     let log = pf.log_path().display().to_string();

@@ -16,28 +16,8 @@ const WAIT: Duration = Duration::from_secs(30);
 #[test]
 fn queue_collector_over_showq_tcp_into_victoriametrics() {
     let pf = Postfix::start(PostfixOptions::new().showq_inet()).unwrap();
-    let body = "Subject: queued\n\nhello\n";
-    // Two deferred messages with three recipients in all, and one held.
-    pf.sendmail(
-        "alice@mx.test.local",
-        &["dave@example.com", "erin@example.org"],
-        body,
-    )
-    .unwrap();
-    pf.sendmail("alice@mx.test.local", &["frank@example.net"], body)
-        .unwrap();
-    pf.sendmail("alice@mx.test.local", &["gina@example.com"], body)
-        .unwrap();
-    pf.wait_deferred(3, WAIT).unwrap();
-    let held_id = {
-        let q = pf.postqueue_j().unwrap();
-        let first: serde_json::Value = serde_json::from_str(q.lines().next().unwrap()).unwrap();
-        first["queue_id"].as_str().unwrap().to_string()
-    };
-    pf.postsuper(&["-h", &held_id]).unwrap();
-    let counts = pf.queue_counts().unwrap();
-    assert_eq!(counts["deferred"] + counts["hold"], 3, "{counts:?}");
-    assert_eq!(counts["hold"], 1);
+    // Three messages (four recipients) deferred, then one of them held.
+    let counts = pf.fill_deferred_and_held(WAIT).unwrap();
 
     // Every other collector off, so the test does not depend on which others exist.
     let mut args: Vec<String> = all_collectors_off(BIN)

@@ -596,6 +596,19 @@ fn yaml_file(path: &Path) -> serde_norway::Value {
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// The files of `dir` ending in `.ext`, with their stems.
+fn files_with_extension(dir: &Path, ext: &str) -> Vec<(PathBuf, String)> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == ext))
+        .map(|p| {
+            let stem = p.file_stem().unwrap().to_string_lossy().into_owned();
+            (p, stem)
+        })
+        .collect()
+}
+
 /// Each VMRule holds exactly the groups of its alerts/*.yml (which promtool and vmalert test
 /// elsewhere), and vmalert accepts the rules taken back out of it.
 #[test]
@@ -603,12 +616,7 @@ fn vmrules_are_the_alert_files_and_vmalert_accepts_them() {
     let root = workspace_root();
     let tmp = tempfile::tempdir().unwrap();
     let mut n = 0;
-    for e in std::fs::read_dir(root.join("alerts")).unwrap() {
-        let path = e.unwrap().path();
-        if path.extension().is_none_or(|x| x != "yml") {
-            continue;
-        }
-        let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
+    for (path, stem) in files_with_extension(&root.join("alerts"), "yml") {
         let rule = yaml_file(&root.join(format!("k8s/base/rules/{stem}.yaml")));
         assert_eq!(rule["kind"].as_str(), Some("VMRule"));
         assert_eq!(rule["spec"]["groups"], yaml_file(&path)["groups"], "{stem}");
@@ -633,12 +641,7 @@ fn vmrules_are_the_alert_files_and_vmalert_accepts_them() {
 fn dashboard_configmaps_hold_the_dashboards() {
     let root = workspace_root();
     let mut n = 0;
-    for e in std::fs::read_dir(root.join("dashboards")).unwrap() {
-        let path = e.unwrap().path();
-        if path.extension().is_none_or(|x| x != "json") {
-            continue;
-        }
-        let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
+    for (path, stem) in files_with_extension(&root.join("dashboards"), "json") {
         let cm = yaml_file(&root.join(format!("k8s/base/dashboards/{stem}.yaml")));
         assert_eq!(
             cm["metadata"]["labels"]["grafana_dashboard"].as_str(),
