@@ -3,10 +3,11 @@
 # built here (cargo --profile container, glibc linked statically), the system's CA bundle,
 # and k8s/image/Containerfile. Prints each image's name and size.
 #
-# usage: scripts/build-image.sh [--prefix NAME] [--version TAG] [EXPORTER...]
+# usage: scripts/build-image.sh [--prefix NAME] [--version TAG] [--no-build] [EXPORTER...]
 #   EXPORTER    postfix-exporter dovecot-exporter proftpd-exporter mailprobe-exporter (default: all)
 #   --prefix    image name prefix (default localhost/mail-exporters); the image is PREFIX/EXPORTER
 #   --version   image tag and OCI version label (default: the workspace version)
+#   --no-build  use the static binaries already built (fails when one is missing)
 # Environment: CARGO_TARGET_DIR as for cargo (the static build goes to its x86_64-unknown-linux-gnu/
 # subdirectory, apart from the normal builds); PODMAN (default podman).
 set -euo pipefail
@@ -19,11 +20,13 @@ VERSION=$(sed -n '/^\[workspace.package\]/,/^\[/s/^version = "\(.*\)"/\1/p' Carg
 PODMAN=${PODMAN:-podman}
 TARGET=x86_64-unknown-linux-gnu
 EXPORTERS=()
+NO_BUILD=""
 
 while [ $# -gt 0 ]; do
   case "$1" in
     --prefix) PREFIX="$2"; shift 2 ;;
     --version) VERSION="$2"; shift 2 ;;
+    --no-build) NO_BUILD=1; shift ;;
     -h | --help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "build-image: unknown option $1" >&2; exit 2 ;;
     *) EXPORTERS+=("$1"); shift ;;
@@ -50,14 +53,17 @@ for e in "${EXPORTERS[@]}"; do port_of "$e" >/dev/null; bins+=(--bin "$e"); done
 
 # crt-static needs an explicit --target, or the flag would also reach build scripts and proc
 # macros (which cannot be static).
-echo "build-image: cargo build --profile container --target $TARGET ${bins[*]}" >&2
-RUSTFLAGS="${RUSTFLAGS:-} -C target-feature=+crt-static" \
-  cargo build --locked --profile container --target "$TARGET" "${bins[@]}"
+if [ -z "$NO_BUILD" ]; then
+  echo "build-image: cargo build --profile container --target $TARGET ${bins[*]}" >&2
+  RUSTFLAGS="${RUSTFLAGS:-} -C target-feature=+crt-static" \
+    cargo build --locked --profile container --target "$TARGET" "${bins[@]}"
+fi
 
 out="${CARGO_TARGET_DIR:-$ROOT/target}"
 REVISION=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 for e in "${EXPORTERS[@]}"; do
   bin="$out/$TARGET/container/$e"
+  [ -x "$bin" ] || { echo "build-image: $bin is missing (run without --no-build)" >&2; exit 1; }
   # A dynamically linked binary would start nowhere in a scratch image: refuse it here.
   if readelf -l "$bin" 2>/dev/null | grep -q 'Requesting program interpreter'; then
     echo "build-image: $bin is not static" >&2

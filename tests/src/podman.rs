@@ -56,13 +56,18 @@ impl Podman {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
-    /// Builds EXPORTER's image with `scripts/build-image.sh` (a no-op cargo build when the
-    /// static binary is current) under the tag `test`.
+    /// Builds EXPORTER's image with `scripts/build-image.sh` under the tag `test`. With
+    /// `E2E_NO_BUILD` set (scripts/test.sh builds the image before the tests) the static
+    /// binary is taken as built: cargo run from inside a test sees another environment and
+    /// would build it all again.
     pub fn build_image(&self, exporter: &str) -> Result<Image> {
         let root = workspace_root();
+        let no_build = std::env::var_os("E2E_NO_BUILD").is_some_and(|v| v != "0" && !v.is_empty());
         let out = Command::new("bash")
             .arg(root.join("scripts/build-image.sh"))
-            .args(["--version", "test", exporter])
+            .args(["--version", "test"])
+            .args(no_build.then_some("--no-build"))
+            .arg(exporter)
             .current_dir(&root)
             .env("CARGO_TARGET_DIR", target_dir())
             .env("CONTAINERS_CONF", self.dir.path().join("containers.conf"))
