@@ -74,6 +74,8 @@ LOGS="$DEMO/logs"
 MAILLOG="$PF/maillog"
 
 log() { printf '[demo] %s\n' "$*" >&2; }
+# listening PORT: something accepts connections on 127.0.0.1:PORT.
+listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 # step MESSAGE: a numbered start-up step; the total is the number of step lines in this file.
 STEP=0
 STEPS=$(grep -c '^ *step "' "${BASH_SOURCE[0]}")
@@ -125,7 +127,7 @@ PORT_VARS=(EXPORTER_PORT DOVECOT_EXPORTER_PORT IMAP_PORT POP3_PORT LMTP_PORT STA
   MAILPROBE_PORT FTP_PORT VM_PORT VMAGENT_PORT VMALERT_PORT ALERTSINK_PORT SMTP_PORT SHOWQ_PORT POSTSCREEN_PORT
   KUBE_METRICS_PORT PROMETHEUS_PORT SINK_PORT BOUNCE_PORT)
 for p in "${PORT_VARS[@]}"; do
-  if (exec 3<>"/dev/tcp/127.0.0.1/${!p}") 2>/dev/null; then
+  if listening "${!p}"; then
     log "port ${!p} is in use; choose another with $p=..."
     exit 1
   fi
@@ -178,7 +180,7 @@ cleanup() {
   rm -f "$DEMO/demo.pid"
   local p left=()
   for p in "${PORT_VARS[@]}"; do
-    if (exec 3<>"/dev/tcp/127.0.0.1/${!p}") 2>/dev/null; then left+=("${!p}"); fi
+    if listening "${!p}"; then left+=("${!p}"); fi
   done
   if [ "${#left[@]}" -gt 0 ]; then
     log "still listening after the stop: 127.0.0.1 ports ${left[*]}"
@@ -311,7 +313,7 @@ service stats {
 CONF
 start dovecot dovecot -F -c "$DC/dovecot.conf"
 for _ in $(seq 1 100); do
-  if (exec 3<>"/dev/tcp/127.0.0.1/$STATS_PORT") 2>/dev/null; then break; fi
+  if listening "$STATS_PORT"; then break; fi
   sleep 0.1
 done
 
@@ -362,7 +364,7 @@ ExtendedLog $FT/metrics.log ALL,EXIT metrics
 CONF
 start proftpd proftpd -n -q -c "$FT/proftpd.conf"
 for _ in $(seq 1 100); do
-  if (exec 3<>"/dev/tcp/127.0.0.1/$FTP_PORT") 2>/dev/null; then break; fi
+  if listening "$FTP_PORT"; then break; fi
   sleep 0.1
 done
 
@@ -689,8 +691,7 @@ while true; do
       'up{job="proftpd"}' 'proftpd_up' 'sum(proftpd_transfers_total)' 'sum(proftpd_commands_total)' \
       'up{job="mailprobe"}' 'sum(probe_success)' 'count(probe_success)' 'mailprobe_delivery_success' \
       'mailprobe_delivery_last_latency_seconds'; do
-      log "VictoriaMetrics: $q = $(curl -fsS "http://127.0.0.1:$VM_PORT/api/v1/query" \
-        --data-urlencode "query=$q" | sed -n 's/.*"value":\[[^,]*,"\([^"]*\)".*/\1/p')"
+      log "VictoriaMetrics: $q = $(vm_value "$q")"
     done
     exit 0
   fi

@@ -62,7 +62,7 @@ pub fn exporter_binary(name: &str) -> Result<PathBuf> {
         return Ok(p);
     }
     let path = target_dir().join("debug").join(name);
-    let skip = std::env::var_os("E2E_NO_BUILD").is_some_and(|v| v != "0" && !v.is_empty());
+    let skip = crate::env_flag("E2E_NO_BUILD");
     let stale = match std::fs::metadata(&path).and_then(|m| m.modified()) {
         Ok(bin_time) => newest_source(&workspace_root()).is_some_and(|src| src > bin_time),
         Err(_) => true,

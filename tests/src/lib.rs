@@ -51,10 +51,25 @@ pub use prometheus::Prometheus;
 pub use query::{Sample, scrape_config, scrape_config_jobs, wait_for_query};
 pub use vm::{NotifierSink, VictoriaMetrics, VmAgent, VmAlert};
 
+/// A YAML file parsed into `T` (a `serde_norway::Value`, a `serde_json::Value`, a struct);
+/// errors name the file.
+pub fn read_yaml<T: serde::de::DeserializeOwned>(path: &std::path::Path) -> anyhow::Result<T> {
+    use anyhow::Context;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    serde_norway::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+}
+
+/// Whether the environment variable `name` is set to something other than empty or `0`
+/// (`E2E_KEEP_TMP`, `E2E_NO_BUILD`).
+pub fn env_flag(name: &str) -> bool {
+    std::env::var_os(name).is_some_and(|v| !v.is_empty() && v != "0")
+}
+
 /// A fresh temp dir named `<prefix>XXXXXX` under the system temp dir; kept after the run when
 /// `E2E_KEEP_TMP` is set.
 pub fn temp_dir(prefix: &str) -> anyhow::Result<tempfile::TempDir> {
-    let keep = std::env::var_os("E2E_KEEP_TMP").is_some_and(|v| !v.is_empty() && v != "0");
+    let keep = env_flag("E2E_KEEP_TMP");
     let dir = tempfile::Builder::new()
         .prefix(&format!("e2e-{prefix}"))
         .disable_cleanup(keep)

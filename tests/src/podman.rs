@@ -62,7 +62,7 @@ impl Podman {
     /// would build it all again.
     pub fn build_image(&self, exporter: &str) -> Result<Image> {
         let root = workspace_root();
-        let no_build = std::env::var_os("E2E_NO_BUILD").is_some_and(|v| v != "0" && !v.is_empty());
+        let no_build = crate::env_flag("E2E_NO_BUILD");
         let out = Command::new("bash")
             .arg(root.join("scripts/build-image.sh"))
             .args(["--version", "test"])
@@ -99,14 +99,12 @@ impl Podman {
     /// The regular files in IMAGE's filesystem (paths without a leading `/`), from the tar
     /// stream of a created, never started, container.
     pub fn files(&self, image: &str) -> Result<Vec<String>> {
-        let id = self.run(&["create", image])?.trim().to_string();
-        let tar = self.command(&["export", &id]).output();
-        let _ = self.run(&["rm", "-f", &id]);
-        let tar = tar?;
-        check(&["export", &id], &tar)?;
         let dir = tempfile::tempdir()?;
         let path = dir.path().join("fs.tar");
-        std::fs::write(&path, &tar.stdout)?;
+        let id = self.run(&["create", image])?.trim().to_string();
+        let exported = self.run(&["export", "-o", &path.display().to_string(), &id]);
+        let _ = self.run(&["rm", "-f", &id]);
+        exported?;
         let list = Command::new("tar")
             .args(["--list", "--verbose", "-f"])
             .arg(&path)
@@ -144,11 +142,6 @@ pub struct Container<'a> {
 }
 
 impl Container<'_> {
-    /// The container's name.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
     /// What the container wrote to stdout and to stderr so far.
     pub fn logs(&self) -> Result<(Vec<u8>, Vec<u8>)> {
         let out = self.podman.command(&["logs", &self.name]).output()?;
@@ -166,15 +159,6 @@ impl Container<'_> {
         code.trim()
             .parse()
             .with_context(|| format!("exit code {code:?}"))
-    }
-
-    /// The container's state (`running`, `exited`, ...).
-    pub fn state(&self) -> Result<String> {
-        Ok(self
-            .podman
-            .run(&["inspect", "--format", "{{.State.Status}}", &self.name])?
-            .trim()
-            .to_string())
     }
 }
 

@@ -88,7 +88,8 @@ pub fn validate_openmetrics(body: &str) -> Result<Vec<String>> {
     Ok(names)
 }
 
-fn both(out: &Output) -> String {
+/// A command's stdout followed by its stderr, as text.
+pub fn both(out: &Output) -> String {
     format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use e2e_tests::workspace_root;
+use e2e_tests::{read_yaml, workspace_root};
 use serde_norway::Value;
 
 fn rule_files(root: &Path) -> Vec<PathBuf> {
@@ -21,11 +21,6 @@ fn rule_files(root: &Path) -> Vec<PathBuf> {
     v
 }
 
-fn yaml(path: &Path) -> Value {
-    serde_norway::from_str(&std::fs::read_to_string(path).unwrap())
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
 fn str_of<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
     v.get(key).and_then(Value::as_str)
 }
@@ -35,7 +30,7 @@ fn alerts(root: &Path) -> Vec<(String, Value)> {
     let mut out = Vec::new();
     for f in rule_files(root) {
         let stem = f.file_stem().unwrap().to_string_lossy().into_owned();
-        let doc = yaml(&f);
+        let doc: Value = read_yaml(&f).unwrap();
         for g in doc["groups"].as_sequence().unwrap() {
             for r in g["rules"].as_sequence().unwrap() {
                 if r.get("alert").is_some() {
@@ -135,7 +130,7 @@ fn every_alert_is_tested_at_its_boundary() {
     let mut cases: BTreeMap<String, (BTreeSet<u64>, BTreeSet<u64>)> = BTreeMap::new();
     for entry in std::fs::read_dir(root.join("alerts/tests")).unwrap() {
         let path = entry.unwrap().path();
-        let doc = yaml(&path);
+        let doc: Value = read_yaml(&path).unwrap();
         assert_eq!(str_of(&doc, "evaluation_interval"), Some("1m"), "{path:?}");
         for t in doc["tests"].as_sequence().unwrap() {
             assert_eq!(str_of(t, "interval"), Some("1m"), "{path:?}");

@@ -41,8 +41,7 @@ fn render(dir: &str) -> Rendered {
         .lines()
         .map(|name| {
             let path = tmp.path().join(name);
-            let v: Value = serde_norway::from_str(&std::fs::read_to_string(&path).unwrap())
-                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let v: Value = e2e_tests::read_yaml(&path).unwrap();
             (path, v)
         })
         .collect();
@@ -127,11 +126,7 @@ fn run_ok(cmd: &mut Command, what: &str) -> String {
     let out = cmd
         .output()
         .unwrap_or_else(|e| panic!("{what}: {e} (run scripts/install-deps.sh)"));
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = e2e_tests::tools::both(&out);
     assert!(out.status.success(), "{what} failed:\n{text}");
     text
 }
@@ -186,9 +181,9 @@ fn kubernetes_validate_rejects_a_misspelt_field() {
 #[test]
 fn operator_objects_match_the_strict_crd_schemas() {
     let root = workspace_root();
-    let mut by_schema: BTreeMap<String, Vec<PathBuf>> = BTreeMap::new();
     let mut checked = 0;
     for r in all_rendered() {
+        let mut by_schema: BTreeMap<String, Vec<PathBuf>> = BTreeMap::new();
         for (path, v) in &r.objects {
             let api = v["apiVersion"].as_str().unwrap_or_default();
             let dir = if api.starts_with("operator.victoriametrics.com/") {
@@ -204,7 +199,7 @@ fn operator_objects_match_the_strict_crd_schemas() {
                 .push(path.clone());
         }
         // The renders go away with `r`: validate this kustomization's objects now.
-        for (rel, files) in std::mem::take(&mut by_schema) {
+        for (rel, files) in by_schema {
             let Some(schema) =
                 e2e_tests::corpus::schema(&rel, "operator_objects_match_the_strict_crd_schemas")
             else {
@@ -592,8 +587,7 @@ fn selectors_and_references_find_their_objects() {
 }
 
 fn yaml_file(path: &Path) -> serde_norway::Value {
-    serde_norway::from_str(&std::fs::read_to_string(path).unwrap())
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    e2e_tests::read_yaml(path).unwrap()
 }
 
 /// The files of `dir` ending in `.ext`, with their stems.

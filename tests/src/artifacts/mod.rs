@@ -1,6 +1,7 @@
 //! The generated files of the repository (alert rules, docs/thresholds.md, the dashboards
-//! and their console pages, and the Kubernetes objects built from both), produced by one function so that `scripts/generate.sh` writes them and a
-//! test proves the committed copies are what it would write.
+//! and their console pages, and the Kubernetes objects built from both), produced by one
+//! function so that `scripts/generate.sh` writes them and a test proves the committed copies
+//! are what it would write.
 
 pub mod alerts;
 pub mod consoles;
